@@ -1,0 +1,115 @@
+"""Engineering units with pint: mixed units are converted, never mixed.
+
+Converters are cached per (from, to) pair and reduced to ``a * x + b`` so the
+ingest hot path pays one multiply-add, not a pint call.
+
+>>> conv = converter("degF", "degC")
+>>> round(conv(212.0), 6)
+100.0
+>>> converter("kW", "W")(1.5)
+1500.0
+>>> canonical("°C")
+'degree_Celsius'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import pint
+
+from .errors import UnitError
+
+_REGISTRY: pint.UnitRegistry | None = None
+
+# Spellings seen on plant floors that pint does not know by itself.
+_ALIASES = {
+    "°c": "degC",
+    "°f": "degF",
+    "degc": "degC",
+    "degf": "degF",
+    "c": "degC",
+    "f": "degF",
+    "rpm": "revolution / minute",
+    "mm/s": "millimeter / second",
+    "m3/h": "meter ** 3 / hour",
+    "l/min": "liter / minute",
+    "%": "percent",
+    "pct": "percent",
+    "kwh": "kilowatt_hour",
+    "mwh": "megawatt_hour",
+    "wh": "watt_hour",
+    "": "dimensionless",
+    "-": "dimensionless",
+    "count": "dimensionless",
+    "g": "g0",  # acceleration in vibration is given in g
+}
+
+_CUSTOM_DEFINITIONS = ["g0 = 9.80665 * meter / second ** 2", "percent = 0.01 = %"]
+
+
+def registry() -> pint.UnitRegistry:
+    """The process-wide unit registry (created on first use)."""
+    global _REGISTRY
+    if _REGISTRY is None:
+        reg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+        for line in _CUSTOM_DEFINITIONS:
+            try:
+                reg.define(line)
+            except pint.errors.RedefinitionError:
+                pass
+        _REGISTRY = reg
+    return _REGISTRY
+
+
+def _normalise(unit: str) -> str:
+    key = unit.strip()
+    return _ALIASES.get(key.lower(), key)
+
+
+@lru_cache(maxsize=4096)
+def canonical(unit: str) -> str:
+    """pint's canonical name for a unit; raises :class:`UnitError` if unknown."""
+    try:
+        return str(registry().Unit(_normalise(unit)))
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
+            AttributeError, TypeError, AssertionError) as err:
+        raise UnitError(f"unknown unit {unit!r}") from err
+
+
+@lru_cache(maxsize=4096)
+def _linear(from_unit: str, to_unit: str) -> tuple[float, float]:
+    reg = registry()
+    try:
+        src = reg.Unit(_normalise(from_unit))
+        dst = reg.Unit(_normalise(to_unit))
+        zero = reg.Quantity(0.0, src).to(dst).magnitude
+        one = reg.Quantity(1.0, src).to(dst).magnitude
+    except pint.errors.DimensionalityError as err:
+        raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}: different dimensions") from err
+    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
+            AttributeError, TypeError, AssertionError) as err:
+        raise UnitError(f"unknown unit in {from_unit!r} -> {to_unit!r}") from err
+    return float(one - zero), float(zero)
+
+
+def converter(from_unit: str, to_unit: str) -> Callable[[float], float]:
+    """A fast function converting values from one unit to another."""
+    if from_unit == to_unit:
+        return _identity
+    a, b = _linear(from_unit, to_unit)
+    if b == 0.0:
+        if a == 1.0:
+            return _identity
+        return lambda x: x * a
+    return lambda x: x * a + b
+
+
+def convert(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert one value (raises :class:`UnitError`)."""
+    return converter(from_unit, to_unit)(value)
+
+
+def _identity(x: float) -> float:
+    return x

@@ -1,0 +1,1 @@
+"""Time-series and state stores: embedded (DuckDB + SQLite) and PostgreSQL."""
