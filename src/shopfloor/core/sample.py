@@ -74,3 +74,19 @@ def split_key(key: str) -> tuple[str, str]:
     if not sep or not asset or not tag:
         raise ValueError(f"series key {key!r} is not 'asset/tag'")
     return asset, tag
+
+
+@dataclass(slots=True, frozen=True)
+class DeadLetter:
+    """A rejected input, kept with its raw payload and the reason, so nothing is lost silently.
+
+    ``reason`` is the short code of the :class:`~shopfloor.core.errors.IngestError` subclass
+    (``malformed``, ``unknown_tag``, ...); ``error`` the full human-readable message.
+    """
+
+    ts: int
+    source: str  # "mqtt", "http", "sparkplug", ...
+    topic: str  # MQTT topic or HTTP path
+    reason: str
+    error: str
+    payload: bytes
