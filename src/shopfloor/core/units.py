@@ -31,7 +31,7 @@ _ALIASES = {
     "degf": "degF",
     "c": "degC",
     "f": "degF",
-    "rpm": "revolution / minute",
+    "rpm": "1 / minute",  # revolutions per minute: rpm -> Hz is /60 (pint would add 2*pi)
     "mm/s": "millimeter / second",
     "m3/h": "meter ** 3 / hour",
     "l/min": "liter / minute",

@@ -1,0 +1,212 @@
+"""The platform process: wires broker, ingest, bus, stores, API and (in demo) the plant.
+
+One event loop, one supervisor. Start order follows the data flow backwards so nothing
+is received before there is somewhere to put it: stores, bus, writers, ingest, broker,
+API, then the simulated plant. Stop order is the reverse, and the store writer flushes
+what it buffered before the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge
+
+from .api.live import LiveHub
+from .broker.embedded import EmbeddedBroker
+from .bus.memory import MemoryBus
+from .core.assets import Plant
+from .core.errors import ConfigError
+from .core.settings import Settings
+from .ingest.pipeline import Pipeline
+from .ingest.writer import DeadLetterWriter, StoreWriter
+from .store.embedded import EmbeddedStore
+from .store.state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+def default_plant_path() -> Path:
+    from .sim import DEFAULT_PLANT
+
+    return Path(DEFAULT_PLANT)
+
+
+class Platform:
+    """One embedded shopfloor: everything in one process."""
+
+    def __init__(self, settings: Settings, plant: Plant | None = None) -> None:
+        if settings.mode != "embedded":
+            raise ConfigError(
+                f"setting mode: {settings.mode!r} is not available in this build yet; use 'embedded'"
+            )
+        self.settings = settings
+        self.plant = plant if plant is not None else Plant.load(settings.plant or default_plant_path())
+        self.data_dir = Path(settings.data_dir)
+        self.registry = CollectorRegistry()
+        self.bus = MemoryBus(queue_size=settings.bus.queue_size, policy=settings.bus.slow_consumer)
+        self.store = EmbeddedStore(self.data_dir / "timeseries.duckdb", settings.store)
+        self.state = StateStore(self.data_dir / "state.db")
+        self.pipeline = Pipeline(self.plant, self.bus, settings.ingest, registry=self.registry)
+        self.writer = StoreWriter(
+            self.bus, self.store, settings.store.flush_interval_s, settings.store.flush_rows
+        )
+        self.dead_letters = DeadLetterWriter(self.bus, self.state)
+        self.broker: EmbeddedBroker | None = None
+        self.http_port: int | None = None
+        self.live = LiveHub(self.bus)
+        self.started_at = time.time()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stack = contextlib.AsyncExitStack()
+        self._register_gauges()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        stack = self._stack
+        await self.store.open()
+        stack.push_async_callback(self.store.close)
+        await self.state.open()
+        stack.push_async_callback(self.state.close)
+        stack.push_async_callback(self.bus.close)
+        await self.writer.start()
+        stack.push_async_callback(self.writer.stop)
+        await self.dead_letters.start()
+        stack.push_async_callback(self.dead_letters.stop)
+        await self.live.start()
+        stack.push_async_callback(self.live.stop)
+        if self.settings.mqtt.embedded:
+            self.broker = EmbeddedBroker(
+                self.settings.mqtt.host, self.settings.mqtt.port, on_message=self.pipeline.handle_mqtt
+            )
+            await self.broker.start()
+            stack.push_async_callback(self.broker.stop)
+            log.info("embedded MQTT broker on %s:%d (not secured: demo mode)",
+                     self.settings.mqtt.host, self.broker.port)
+        self.spawn(self._retention_loop(), "retention")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        await self._stack.aclose()
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        """Run a supervised background task (logged if it dies)."""
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        task.add_done_callback(self._task_done)
+        self._tasks.append(task)
+        return task
+
+    @staticmethod
+    def _task_done(task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        err = task.exception()
+        if err is not None:
+            log.error("task %s stopped: %s", task.get_name(), err, exc_info=err)
+
+    async def _retention_loop(self, every_s: float = 3600.0) -> None:
+        while True:
+            try:
+                deleted = await self.store.enforce_retention(time.time_ns())
+                if deleted:
+                    log.info("retention deleted %d raw samples (rolled up first)", deleted)
+            except Exception as err:  # noqa: BLE001 - supervisor: log and retry next round
+                log.warning("retention failed: %s", err)
+            await asyncio.sleep(every_s)
+
+    # -- introspection ------------------------------------------------------------------------
+
+    @property
+    def mqtt_port(self) -> int | None:
+        return self.broker.port if self.broker is not None else None
+
+    async def health(self) -> dict[str, Any]:
+        store_stats = await self.store.stats()
+        return {
+            "status": "ok",
+            "mode": self.settings.mode,
+            "uptime_s": round(time.time() - self.started_at, 1),
+            "plant": {"enterprise": self.plant.enterprise, "name": self.plant.name,
+                      "assets": len(self.plant)},
+            "mqtt": {"embedded": self.settings.mqtt.embedded, "host": self.settings.mqtt.host,
+                     "port": self.mqtt_port, "secured": False},
+            "ingest": self.pipeline.stats(),
+            "bus": self.bus.stats(),
+            "store": store_stats,
+            "writer": self.writer.stats(),
+            "live": {"clients": self.live.clients, "sent": self.live.sent, "dropped": self.live.dropped},
+        }
+
+    def _register_gauges(self) -> None:
+        bus = self.bus
+
+        def depth() -> float:
+            subs = bus.stats().get("subscribers", {})
+            return float(sum(s.get("depth", 0) for s in subs.values())) if isinstance(subs, dict) else 0.0
+
+        g = Gauge("shopfloor_bus_queue_depth", "Batches queued on the in-process bus", registry=self.registry)
+        g.set_function(depth)
+        up = Gauge("shopfloor_uptime_seconds", "Seconds since the platform started", registry=self.registry)
+        up.set_function(lambda: time.time() - self.started_at)
+
+
+async def run_platform(
+    platform: Platform,
+    duration_s: float | None = None,
+    stop: asyncio.Event | None = None,
+    extra: Callable[[Platform, asyncio.Event], Awaitable[None]] | None = None,
+) -> None:
+    """Start the platform and its HTTP server; run until ``stop`` is set or the duration ends."""
+    import uvicorn
+
+    from .api.app import create_app
+
+    stop = stop or asyncio.Event()
+    await platform.start()
+    app = create_app(platform)
+    config = uvicorn.Config(
+        app,
+        host=platform.settings.api.host,
+        port=platform.settings.api.port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    serve = asyncio.create_task(server.serve(), name="http")
+    try:
+        while not server.started:
+            if serve.done():
+                await serve  # raises what stopped it
+                raise ConfigError(
+                    f"setting api.port: could not serve on {platform.settings.api.host}:"
+                    f"{platform.settings.api.port} (in use?)"
+                )
+            await asyncio.sleep(0.05)
+        platform.http_port = server.servers[0].sockets[0].getsockname()[1]
+        log.info("dashboard on http://%s:%d", platform.settings.api.host, platform.http_port)
+        if extra is not None:
+            platform.spawn(extra(platform, stop), "extra")
+        if duration_s is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), duration_s)
+        else:
+            await stop.wait()
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError, SystemExit):
+            await serve
+        await platform.stop()
