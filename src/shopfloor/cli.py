@@ -221,6 +221,22 @@ def bench(
     typer.echo(text)
 
 
+@app.command()
+def settings(config: ConfigOpt = None,
+             check: Annotated[bool, typer.Option(help="Only validate the settings and print them.")] = False) -> None:
+    """Print the settings reference (Markdown), or validate a settings file with --check.
+
+    Examples: shopfloor settings > docs/settings.md
+              shopfloor settings --check --config shopfloor.toml
+    """
+    from .core.settings import settings_reference
+
+    if check:
+        typer.echo(_settings(config).model_dump_json(indent=2))
+    else:
+        typer.echo(settings_reference(), nl=False)
+
+
 @plant_app.command("validate")
 def plant_validate(path: Path) -> None:
     """Check a plant file; print a summary or the first error.

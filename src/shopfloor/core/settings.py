@@ -132,3 +132,32 @@ def load_settings(config: str | Path | None = None, overrides: dict[str, Any] | 
         raise ConfigError(f"setting {where}: {first['msg']}{shown}") from None
     finally:
         _CONFIG_FILE = None
+
+
+def settings_reference() -> str:
+    """Markdown table of every setting: TOML key, environment variable, default, meaning."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated from `shopfloor.core.settings` by `shopfloor settings`; do not edit by hand.",
+        "Set them in a TOML file (`--config FILE`) or as environment variables; the environment",
+        "wins over the file. A wrong value stops start-up with a message naming the setting.",
+        "",
+        "| TOML key | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, f"{prefix}{name}.")
+                continue
+            key = f"{prefix}{name}"
+            env = "SHOPFLOOR_" + key.replace(".", "__").upper()
+            default = field.get_default(call_default_factory=True)
+            shown = "" if default is None else f"`{default}`"
+            lines.append(f"| `{key}` | `{env}` | {shown} | {field.description or ''} |")
+
+    walk(Settings, "")
+    return "\n".join(lines) + "\n"
