@@ -221,6 +221,34 @@ def bench(
     typer.echo(text)
 
 
+@app.command("eval")
+def evaluate(
+    suite: Annotated[str, typer.Argument(help="skab | nab | tep")],
+    data: Annotated[Path, typer.Option("--data", help="Data set directory in its original layout.")],
+    test_data: Annotated[Path | None, typer.Option("--test-data", help="Separate test directory (tep).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
+) -> None:
+    """Run a published evaluation protocol on a benchmark data set.
+
+    Example: shopfloor eval skab --data ../shared/datasets/skab --json
+    """
+    from rich.progress import Progress
+
+    from .evals import run_suite
+
+    _setup_logging("WARNING")
+    with Progress(transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"eval {suite}", total=1.0)
+
+        def progress(what: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=f"eval {suite}: {what}")
+
+        result = run_suite(suite, data, test_data, progress=progress)
+    if not as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    typer.echo(json.dumps(result, default=str))
+
+
 @app.command()
 def settings(config: ConfigOpt = None,
              check: Annotated[bool, typer.Option(help="Only validate the settings and print them.")] = False) -> None:
