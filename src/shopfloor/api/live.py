@@ -32,7 +32,7 @@ def in_subtree(asset: str, root: str | None) -> bool:
     return asset == root or asset.startswith(root + "/")
 
 
-@dataclass
+@dataclass(eq=False)
 class LiveClient:
     root: str | None
     queue: asyncio.Queue[list[dict[str, Any]]] = field(default_factory=lambda: asyncio.Queue(maxsize=8))
