@@ -21,8 +21,9 @@ def free_port() -> int:
 
 
 def run(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [EXE, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
 
 
 def test_help_lists_the_commands_with_examples() -> None:
@@ -52,8 +53,18 @@ def test_plant_validate_and_show() -> None:
 def test_demo_serves_live_simulated_values_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "SHOPFLOOR_MQTT__PORT": "0", "SHOPFLOOR_LOG_LEVEL": "INFO"}
-    args = [EXE, "demo", "--port", str(port), "--data-dir", str(tmp_path / "data"),
-            "--modbus-port", "0", "--opcua-port", "0", "--speed", "5"]
+    args = [
+        EXE,
+        "demo",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--modbus-port",
+        "0",
+        "--opcua-port",
+        "0",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60

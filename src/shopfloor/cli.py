@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +26,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-plant_app = typer.Typer(help="Inspect and validate plant files (ISA-95 assets and tags).", no_args_is_help=True)
+plant_app = typer.Typer(
+    help="Inspect and validate plant files (ISA-95 assets and tags).", no_args_is_help=True
+)
 dl_app = typer.Typer(help="Dead letters: rejected inputs with their reason.", no_args_is_help=True)
 app.add_typer(plant_app, name="plant")
 app.add_typer(dl_app, name="deadletters")
@@ -35,8 +38,11 @@ DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level, logging.INFO),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     for noisy in ("amqtt", "transitions", "asyncua", "pymodbus", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -75,7 +81,9 @@ def demo(
     duration: Annotated[float | None, typer.Option(help="Run this many seconds, then exit.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulated plant.")] = 0,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
-    modbus_port: Annotated[int, typer.Option(help="Modbus TCP port of the simulated PLCs (0 = free).")] = 5020,
+    modbus_port: Annotated[
+        int, typer.Option(help="Modbus TCP port of the simulated PLCs (0 = free).")
+    ] = 5020,
     opcua_port: Annotated[int, typer.Option(help="OPC UA port of the simulated PLCs (0 = free).")] = 4840,
 ) -> None:
     """Run the whole embedded platform with the simulated paper mill.
@@ -95,9 +103,29 @@ def demo(
         _stop_on_signals(stop)
 
         async def plant(p: Platform, stop_event: asyncio.Event) -> None:
-            sim = Simulation(p.plant, seed=seed)
-            await run_realtime(sim, speed=speed, mqtt=(settings.mqtt.host, p.mqtt_port or settings.mqtt.port),
-                               modbus_port=modbus_port, opcua_port=opcua_port, stop=stop_event)
+            # Faster than real time replays the last day quickly, then carries on in real time,
+            # so no sample is ever stamped in the future.
+            start = None if speed <= 1 else time.time_ns() - 86_400 * 10**9
+            sim = Simulation(p.plant, seed=seed, start_ns=start)
+
+            def ready(endpoints: Any) -> None:
+                log.info(
+                    "simulated PLCs: modbus tcp 127.0.0.1:%s, %s; sensors publish to mqtt %s",
+                    endpoints.modbus_port,
+                    endpoints.opcua_url,
+                    endpoints.mqtt,
+                )
+
+            await run_realtime(
+                sim,
+                speed=speed,
+                mqtt=(settings.mqtt.host, p.mqtt_port or settings.mqtt.port),
+                modbus_port=modbus_port,
+                opcua_port=opcua_port,
+                stop=stop_event,
+                ready=ready,
+                max_ahead_s=0 if speed > 1 else None,
+            )
 
         log.warning("demo mode: bound to %s, NOT secured (no authentication, no TLS)", settings.api.host)
         log.info("dashboard: http://%s:%d  (Ctrl-C stops)", settings.api.host, settings.api.port)
@@ -108,9 +136,12 @@ def demo(
 
 
 @app.command()
-def up(config: ConfigOpt = None, data_dir: DataOpt = None,
-       port: Annotated[int | None, typer.Option(help="API port.")] = None,
-       duration: Annotated[float | None, typer.Option(help="Run this many seconds, then exit.")] = None) -> None:
+def up(
+    config: ConfigOpt = None,
+    data_dir: DataOpt = None,
+    port: Annotated[int | None, typer.Option(help="API port.")] = None,
+    duration: Annotated[float | None, typer.Option(help="Run this many seconds, then exit.")] = None,
+) -> None:
     """Run the platform without the simulated plant (devices publish to its broker).
 
     Example: shopfloor up --config shopfloor.toml
@@ -136,24 +167,33 @@ def sim(
     mqtt: Annotated[str | None, typer.Option(help="Publish to this broker, host:port.")] = None,
     modbus_port: Annotated[int | None, typer.Option(help="Serve Modbus TCP on this port.")] = None,
     opcua_port: Annotated[int | None, typer.Option(help="Serve OPC UA on this port.")] = None,
-    duration: Annotated[float | None, typer.Option(help="Run this many seconds.")] = None,
-    backfill: Annotated[str | None, typer.Option(help="Write this much history (e.g. 30d) into the store, then exit.")] = None,
-    tick: Annotated[float, typer.Option(help="Seconds between samples for --backfill.")] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="Run this many wall-clock seconds.")] = None,
+    backfill: Annotated[
+        str | None, typer.Option(help="Write this much history (e.g. 30d) into the store, then exit.")
+    ] = None,
+    tick: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds between samples for --backfill "
+            "(1 s for a month takes 1.5-2 h; 60 s about 5 min)."
+        ),
+    ] = 60.0,
     data_dir: DataOpt = None,
-    ground_truth: Annotated[Path | None, typer.Option(help="Write the ground truth (faults, wear) as CSV here.")] = None,
+    ground_truth: Annotated[
+        Path | None, typer.Option(help="Write the ground truth (faults, wear) as CSV here.")
+    ] = None,
 ) -> None:
     """Run the simulated plant on its own, or backfill history into the embedded store.
 
     Examples: shopfloor sim --mqtt 127.0.0.1:1883 --modbus-port 5020 --opcua-port 4840
-              shopfloor sim --backfill 30d --tick 10
+              shopfloor sim --backfill 30d --tick 60
     """
     from rich.progress import Progress
 
     from .core.assets import Plant
     from .core.clock import NS, now_ns, parse_duration
-    from .sim import DEFAULT_PLANT, Simulation
+    from .sim import DEFAULT_PLANT, Simulation, run_realtime
     from .sim import backfill as run_backfill
-    from .sim import run_realtime
 
     settings = _settings(None, data_dir)
     _setup_logging(settings.log_level)
@@ -170,8 +210,13 @@ def sim(
             try:
                 with Progress() as bar:
                     task = bar.add_task(f"backfill {backfill}", total=1.0)
-                    n = await run_backfill(simulation, store.write, span_ns / NS, tick_s=tick,
-                                           progress=lambda f: bar.update(task, completed=f))
+                    n = await run_backfill(
+                        simulation,
+                        store.write,
+                        span_ns / NS,
+                        tick_s=tick,
+                        progress=lambda f: bar.update(task, completed=f),
+                    )
             finally:
                 await store.close()
             typer.echo(f"wrote {n} samples covering {backfill} into {settings.data_dir}")
@@ -183,8 +228,15 @@ def sim(
             if mqtt:
                 host, _, p = mqtt.rpartition(":")
                 broker = (host or "127.0.0.1", int(p))
-            await run_realtime(simulation, speed=speed, mqtt=broker, modbus_port=modbus_port,
-                               opcua_port=opcua_port, duration_s=duration, stop=stop)
+            await run_realtime(
+                simulation,
+                speed=speed,
+                mqtt=broker,
+                modbus_port=modbus_port,
+                opcua_port=opcua_port,
+                stop=stop,
+                duration_s=None if duration is None else duration * speed,
+            )
         if ground_truth:
             simulation.ground_truth.to_csv(ground_truth)
             typer.echo(f"ground truth written to {ground_truth}")
@@ -194,7 +246,7 @@ def sim(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="ingest | store")],
+    name: Annotated[str, typer.Argument(help="ingest | store | detect")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
     duration: Annotated[float, typer.Option(help="Seconds per measured phase (ingest).")] = 30.0,
     points: Annotated[int, typer.Option(help="Points to store (store).")] = 10_000_000,
@@ -213,8 +265,12 @@ def bench(
         from .bench.store import run as run_store
 
         result = run_store(points=points)
+    elif name == "detect":
+        from .bench.detect import run as run_detect
+
+        result = run_detect()
     else:
-        raise ShopfloorError(f"unknown benchmark {name!r}: choose ingest or store")
+        raise ShopfloorError(f"unknown benchmark {name!r}: choose ingest, store or detect")
     text = json.dumps(result, default=str)
     if not as_json:
         typer.echo(json.dumps(result, indent=2, default=str))
@@ -225,7 +281,9 @@ def bench(
 def evaluate(
     suite: Annotated[str, typer.Argument(help="skab | nab | tep")],
     data: Annotated[Path, typer.Option("--data", help="Data set directory in its original layout.")],
-    test_data: Annotated[Path | None, typer.Option("--test-data", help="Separate test directory (tep).")] = None,
+    test_data: Annotated[
+        Path | None, typer.Option("--test-data", help="Separate test directory (tep).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
 ) -> None:
     """Run a published evaluation protocol on a benchmark data set.
@@ -250,8 +308,10 @@ def evaluate(
 
 
 @app.command()
-def settings(config: ConfigOpt = None,
-             check: Annotated[bool, typer.Option(help="Only validate the settings and print them.")] = False) -> None:
+def settings(
+    config: ConfigOpt = None,
+    check: Annotated[bool, typer.Option(help="Only validate the settings and print them.")] = False,
+) -> None:
     """Print the settings reference (Markdown), or validate a settings file with --check.
 
     Examples: shopfloor settings > docs/settings.md
@@ -291,7 +351,9 @@ def plant_show(path: Annotated[Path | None, typer.Argument()] = None) -> None:
 
     def walk(nodes: list[dict[str, Any]], depth: int) -> None:
         for n in nodes:
-            typer.echo(f"{'  ' * depth}{n['path'].rsplit('/', 1)[-1]:<24} {n['level']:<10} {len(n['tags'])} tags")
+            typer.echo(
+                f"{'  ' * depth}{n['path'].rsplit('/', 1)[-1]:<24} {n['level']:<10} {len(n['tags'])} tags"
+            )
             walk(n["children"], depth + 1)
 
     typer.echo(f"{p.name} ({p.enterprise})")

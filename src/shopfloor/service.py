@@ -88,8 +88,11 @@ class Platform:
             )
             await self.broker.start()
             stack.push_async_callback(self.broker.stop)
-            log.info("embedded MQTT broker on %s:%d (not secured: demo mode)",
-                     self.settings.mqtt.host, self.broker.port)
+            log.info(
+                "embedded MQTT broker on %s:%d (not secured: demo mode)",
+                self.settings.mqtt.host,
+                self.broker.port,
+            )
         self.spawn(self._retention_loop(), "retention")
 
     async def stop(self) -> None:
@@ -139,10 +142,17 @@ class Platform:
             "status": "ok",
             "mode": self.settings.mode,
             "uptime_s": round(time.time() - self.started_at, 1),
-            "plant": {"enterprise": self.plant.enterprise, "name": self.plant.name,
-                      "assets": len(self.plant)},
-            "mqtt": {"embedded": self.settings.mqtt.embedded, "host": self.settings.mqtt.host,
-                     "port": self.mqtt_port, "secured": False},
+            "plant": {
+                "enterprise": self.plant.enterprise,
+                "name": self.plant.name,
+                "assets": len(self.plant),
+            },
+            "mqtt": {
+                "embedded": self.settings.mqtt.embedded,
+                "host": self.settings.mqtt.host,
+                "port": self.mqtt_port,
+                "secured": False,
+            },
             "ingest": self.pipeline.stats(),
             "bus": self.bus.stats(),
             "store": store_stats,

@@ -41,7 +41,15 @@ async def test_health_assets_and_openapi(platform: Platform) -> None:
         a = (await c.get(url(platform, f"/api/v1/assets/{CUTTER}"))).json()
         assert a["level"] == "machine" and {t["name"] for t in a["tags"]} >= {"force", "state"}
         assert (await c.get(url(platform, "/api/v1/assets/nope/x"))).status_code == 404
-        tags = (await c.get(url(platform, "/api/v1/tags", ), params={"asset": "mill/converting/line1"})).json()
+        tags = (
+            await c.get(
+                url(
+                    platform,
+                    "/api/v1/tags",
+                ),
+                params={"asset": "mill/converting/line1"},
+            )
+        ).json()
         assert {t["asset"] for t in tags} == {CUTTER}  # line10 is not under line1
         spec = (await c.get(url(platform, "/openapi.json"))).json()
         assert "/api/v1/history" in spec["paths"]
@@ -68,19 +76,34 @@ async def test_http_ingest_latest_and_history(platform: Platform) -> None:
 
         rows = await wait_for(latest)
         assert rows[0]["value"] == 159.0
-        raw = (await c.get(url(platform, "/api/v1/history"),
-                           params={"asset": CUTTER, "tag": "force", "start": "-2m", "bucket": "raw"})).json()
+        raw = (
+            await c.get(
+                url(platform, "/api/v1/history"),
+                params={"asset": CUTTER, "tag": "force", "start": "-2m", "bucket": "raw"},
+            )
+        ).json()
         assert [p["value"] for p in raw["points"]] == [100.0 + i for i in range(60)]
-        agg = (await c.get(url(platform, "/api/v1/history"),
-                           params={"asset": CUTTER, "tag": "force", "start": "-2m", "bucket": "1m",
-                                   "agg": "min,max,count"})).json()
+        agg = (
+            await c.get(
+                url(platform, "/api/v1/history"),
+                params={
+                    "asset": CUTTER,
+                    "tag": "force",
+                    "start": "-2m",
+                    "bucket": "1m",
+                    "agg": "min,max,count",
+                },
+            )
+        ).json()
         assert sum(p["count"] for p in agg["points"]) == 60
         assert min(p["min"] for p in agg["points"]) == 100.0
         assert max(p["max"] for p in agg["points"]) == 159.0
         bad = await c.get(url(platform, "/api/v1/history"), params={"asset": CUTTER, "tag": "nope"})
         assert bad.status_code == 404
-        bad = await c.get(url(platform, "/api/v1/history"),
-                          params={"asset": CUTTER, "tag": "force", "bucket": "1m", "agg": "median"})
+        bad = await c.get(
+            url(platform, "/api/v1/history"),
+            params={"asset": CUTTER, "tag": "force", "bucket": "1m", "agg": "median"},
+        )
         assert bad.status_code == 400 and "median" in bad.text
 
 
@@ -88,8 +111,10 @@ async def test_bad_input_is_dead_lettered_and_counted(platform: Platform) -> Non
     async with httpx.AsyncClient() as c:
         r = await c.post(url(platform, "/api/v1/ingest"), content=b"{not json")
         assert r.status_code == 422
-        r = await c.post(url(platform, "/api/v1/ingest"),
-                         content=json.dumps({"asset": CUTTER, "values": {"force": 1.0, "nope": 2.0}}))
+        r = await c.post(
+            url(platform, "/api/v1/ingest"),
+            content=json.dumps({"asset": CUTTER, "values": {"force": 1.0, "nope": 2.0}}),
+        )
         assert r.status_code == 200 and r.json()["accepted"] == 1 and r.json()["rejected"] == 1
 
         async def dead() -> dict:
@@ -121,8 +146,9 @@ async def test_mqtt_to_websocket_live_value(platform: Platform) -> None:
         first = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert isinstance(first, list)
         topic = f"shopfloor/v1/{CUTTER}/data"
-        await asyncio.to_thread(_publish, platform.mqtt_port, topic,
-                                json.dumps({"values": {"force": 4321.0, "state": "running"}}))
+        await asyncio.to_thread(
+            _publish, platform.mqtt_port, topic, json.dumps({"values": {"force": 4321.0, "state": "running"}})
+        )
         seen: dict = {}
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and "force" not in seen:
@@ -134,8 +160,9 @@ async def test_mqtt_to_websocket_live_value(platform: Platform) -> None:
 async def test_data_survives_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     async with running(data) as p, httpx.AsyncClient() as c:
-        r = await c.post(url(p, "/api/v1/ingest"),
-                         content=json.dumps({"asset": CUTTER, "tag": "temp", "value": 42.5}))
+        r = await c.post(
+            url(p, "/api/v1/ingest"), content=json.dumps({"asset": CUTTER, "tag": "temp", "value": 42.5})
+        )
         assert r.json()["accepted"] == 1
     async with running(data) as p, httpx.AsyncClient() as c:
         rows = (await c.get(url(p, "/api/v1/latest"), params={"asset": CUTTER})).json()

@@ -31,9 +31,18 @@ def _browser():  # type: ignore[no-untyped-def]
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM or "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1400,900", f"--user-data-dir={tempfile.mkdtemp(prefix='sf-chrome-')}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,900",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='sf-chrome-')}",
+    ):
         opts.add_argument(flag)
     return webdriver.Chrome(service=Service(DRIVER or "/usr/bin/chromedriver"), options=opts)
 
@@ -51,11 +60,15 @@ def _drive(port: int, post) -> dict:  # type: ignore[no-untyped-def]
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".node")))
         # open the tree down to the cutter and click it
         for name in ("Converting", "Line1"):
-            node = wait.until(ec.element_to_be_clickable(
-                (By.XPATH, f"//div[contains(@class,'node')][.//span[text()='{name}']]")))
+            node = wait.until(
+                ec.element_to_be_clickable(
+                    (By.XPATH, f"//div[contains(@class,'node')][.//span[text()='{name}']]")
+                )
+            )
             node.click()
-        wait.until(ec.element_to_be_clickable(
-            (By.XPATH, "//div[contains(@class,'node')][.//span[text()='Cutter']]"))).click()
+        wait.until(
+            ec.element_to_be_clickable((By.XPATH, "//div[contains(@class,'node')][.//span[text()='Cutter']]"))
+        ).click()
         cell = wait.until(ec.presence_of_element_located((By.ID, "v-force")))
         post(1111.0)
         wait.until(lambda d: "1111" in d.find_element(By.ID, "v-force").text)

@@ -92,7 +92,7 @@ def test_invalid_plant_names_what_is_wrong(asset: dict, message: str) -> None:
 def test_duplicate_assets_and_tags_are_refused() -> None:
     with pytest.raises(PlantModelError, match="declared twice"):
         Plant.from_dict({"asset": [{"path": "s"}, {"path": "s"}]})
-    with pytest.raises(PlantModelError, match="tag 't' is declared twice"):
+    with pytest.raises(PlantModelError, match=r"tag 't' is declared twice"):
         Plant.from_dict({"asset": [{"path": "s/a/l/m", "tag": [{"name": "t"}, {"name": "t"}]}]})
 
 
@@ -102,7 +102,7 @@ def test_level_must_descend() -> None:
 
 
 def test_unreadable_file_names_it(tmp_path: Path) -> None:
-    with pytest.raises(PlantModelError, match="nope.toml"):
+    with pytest.raises(PlantModelError, match=r"nope\.toml"):
         Plant.load(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[[asset]\npath=")

@@ -15,7 +15,9 @@ def test_defaults_are_embedded_and_local() -> None:
 
 def test_file_then_env_then_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "s.toml"
-    f.write_text('data_dir = "/tmp/x"\n[api]\nhost = "0.0.0.0"\nport = 9000\n[store]\nflush_interval_s = 2.5\n')
+    f.write_text(
+        'data_dir = "/tmp/x"\n[api]\nhost = "0.0.0.0"\nport = 9000\n[store]\nflush_interval_s = 2.5\n'
+    )
     s = load_settings(f)
     assert (s.api.host, s.api.port, s.store.flush_interval_s) == ("0.0.0.0", 9000, 2.5)
     monkeypatch.setenv("SHOPFLOOR_API__PORT", "7000")
@@ -44,7 +46,7 @@ def test_wrong_setting_names_it(tmp_path: Path, text: str, named: str) -> None:
 
 def test_wrong_env_setting_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SHOPFLOOR_API__PORT", "eighty")
-    with pytest.raises(ConfigError, match="setting api.port"):
+    with pytest.raises(ConfigError, match=r"setting api\.port"):
         load_settings()
 
 

@@ -81,8 +81,14 @@ async def history(
         raise HTTPException(400, "parameter start must be before end")
     if bucket == "raw":
         rows = await p.store.history(asset, tag, t_start, t_end, limit=limit)
-        return {"asset": asset, "tag": tag, "start": t_start, "end": t_end, "bucket": None,
-                "points": [{"ts": s.ts, "value": s.value, "quality": int(s.quality)} for s in rows]}
+        return {
+            "asset": asset,
+            "tag": tag,
+            "start": t_start,
+            "end": t_end,
+            "bucket": None,
+            "points": [{"ts": s.ts, "value": s.value, "quality": int(s.quality)} for s in rows],
+        }
     if bucket in (None, "", "auto"):
         width = auto_bucket(t_start, t_end)
     else:
@@ -95,8 +101,7 @@ async def history(
         rows_agg = await p.store.aggregate(asset, tag, t_start, t_end, width, aggs)
     except QueryError as err:
         raise HTTPException(400, str(err)) from None
-    return {"asset": asset, "tag": tag, "start": t_start, "end": t_end, "bucket": width,
-            "points": rows_agg}
+    return {"asset": asset, "tag": tag, "start": t_start, "end": t_end, "bucket": width, "points": rows_agg}
 
 
 @router.websocket("/stream")

@@ -40,9 +40,7 @@ async def asset(path: str, request: Request) -> dict[str, Any]:
         tags.append(
             {
                 **t.model_dump(),
-                "latest": None
-                if s is None
-                else {"ts": s.ts, "value": s.value, "quality": int(s.quality)},
+                "latest": None if s is None else {"ts": s.ts, "value": s.value, "quality": int(s.quality)},
             }
         )
     return {
@@ -82,10 +80,14 @@ async def dead_letters(
     }
 
 
-@router.post("/ingest", tags=["ingest"], summary="Ingest samples over HTTP",
-             description='Body: one object or an array; each object has "asset" plus either '
-             '{"ts", "values": {tag: value}} or {"ts", "tag", "value"}. Rejected samples are '
-             "dead-lettered with the reason; the response lists them.")
+@router.post(
+    "/ingest",
+    tags=["ingest"],
+    summary="Ingest samples over HTTP",
+    description='Body: one object or an array; each object has "asset" plus either '
+    '{"ts", "values": {tag: value}} or {"ts", "tag", "value"}. Rejected samples are '
+    "dead-lettered with the reason; the response lists them.",
+)
 async def ingest(request: Request) -> dict[str, Any]:
     p = platform_of(request)
     body = await request.body()

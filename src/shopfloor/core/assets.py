@@ -240,7 +240,7 @@ class Plant:
                 data = yaml.safe_load(text) or {}
             else:
                 data = tomllib.loads(text)
-        except Exception as err:  # noqa: BLE001 - any parser error means a bad file
+        except Exception as err:  # any parser error means a bad file
             raise PlantModelError(f"plant file {str(p)!r} is not valid: {err}") from err
         if not isinstance(data, dict):
             raise PlantModelError(f"plant file {str(p)!r} must hold a table at top level")

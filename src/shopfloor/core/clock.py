@@ -72,11 +72,11 @@ def parse_ts(raw: object) -> int:
         if raw < 0:
             raise ValueError(f"timestamp {raw!r} is before 1970")
         if raw < _S_MAX:
-            return int(round(raw * NS))
+            return round(raw * NS)
         if raw < _MS_MAX:
-            return int(round(raw * 1_000_000))
+            return round(raw * 1_000_000)
         if raw < _US_MAX:
-            return int(round(raw * 1_000))
+            return round(raw * 1_000)
         if raw > 2**63 - 1:
             raise ValueError(f"timestamp {raw!r} is out of range")
         return int(raw)
@@ -128,8 +128,16 @@ def parse_duration(raw: str | int | float) -> int:
     if not isinstance(raw, str):
         raise ValueError(f"duration must be like '30s', '5m', '6h', '30d', got {raw!r}")
     text = raw.strip().lower()
-    units = (("ms", NS // 1000), ("us", 1000), ("ns", 1), ("s", NS), ("m", 60 * NS),
-             ("h", 3600 * NS), ("d", 86400 * NS), ("w", 7 * 86400 * NS))
+    units = (
+        ("ms", NS // 1000),
+        ("us", 1000),
+        ("ns", 1),
+        ("s", NS),
+        ("m", 60 * NS),
+        ("h", 3600 * NS),
+        ("d", 86400 * NS),
+        ("w", 7 * 86400 * NS),
+    )
     for suffix, mult in units:
         if text.endswith(suffix):
             number = text[: -len(suffix)]

@@ -73,8 +73,14 @@ def canonical(unit: str) -> str:
     """pint's canonical name for a unit; raises :class:`UnitError` if unknown."""
     try:
         return str(registry().Unit(_normalise(unit)))
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-            AttributeError, TypeError, AssertionError) as err:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        ValueError,
+        AttributeError,
+        TypeError,
+        AssertionError,
+    ) as err:
         raise UnitError(f"unknown unit {unit!r}") from err
 
 
@@ -88,8 +94,14 @@ def _linear(from_unit: str, to_unit: str) -> tuple[float, float]:
         one = reg.Quantity(1.0, src).to(dst).magnitude
     except pint.errors.DimensionalityError as err:
         raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}: different dimensions") from err
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError,
-            AttributeError, TypeError, AssertionError) as err:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        ValueError,
+        AttributeError,
+        TypeError,
+        AssertionError,
+    ) as err:
         raise UnitError(f"unknown unit in {from_unit!r} -> {to_unit!r}") from err
     return float(one - zero), float(zero)
 
