@@ -53,7 +53,7 @@ def registry() -> pint.UnitRegistry:
     """The process-wide unit registry (created on first use)."""
     global _REGISTRY
     if _REGISTRY is None:
-        reg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+        reg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
         for line in _CUSTOM_DEFINITIONS:
             try:
                 reg.define(line)

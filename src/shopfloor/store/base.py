@@ -37,9 +37,7 @@ class TimeSeriesStore(ABC):
         """Latest sample of every series, optionally of one asset and its descendants."""
 
     @abstractmethod
-    async def history(
-        self, asset: str, tag: str, start: int, end: int, limit: int = 100_000
-    ) -> list[Sample]:
+    async def history(self, asset: str, tag: str, start: int, end: int, limit: int = 100_000) -> list[Sample]:
         """Raw samples of one series with ``start <= ts < end``, oldest first."""
 
     @abstractmethod
