@@ -21,6 +21,8 @@ from prometheus_client import CollectorRegistry, Gauge
 from .api.live import LiveHub
 from .broker.embedded import EmbeddedBroker
 from .bus.memory import MemoryBus
+from .connectors.mqtt.client import MqttSource
+from .connectors.mqtt.config import MqttSourceConfig
 from .core.assets import Plant
 from .core.errors import ConfigError
 from .core.settings import Settings
@@ -53,12 +55,15 @@ class Platform:
         self.bus = MemoryBus(queue_size=settings.bus.queue_size, policy=settings.bus.slow_consumer)
         self.store = EmbeddedStore(self.data_dir / "timeseries.duckdb", settings.store)
         self.state = StateStore(self.data_dir / "state.db")
-        self.pipeline = Pipeline(self.plant, self.bus, settings.ingest, registry=self.registry)
+        self.pipeline = Pipeline(
+            self.plant, self.bus, settings.ingest, registry=self.registry, topic_root=settings.mqtt.topic_root
+        )
         self.writer = StoreWriter(
             self.bus, self.store, settings.store.flush_interval_s, settings.store.flush_rows
         )
         self.dead_letters = DeadLetterWriter(self.bus, self.state)
         self.broker: EmbeddedBroker | None = None
+        self.mqtt_source: MqttSource | None = None
         self.http_port: int | None = None
         self.live = LiveHub(self.bus)
         self.started_at = time.time()
@@ -84,7 +89,7 @@ class Platform:
         stack.push_async_callback(self.live.stop)
         if self.settings.mqtt.embedded:
             self.broker = EmbeddedBroker(
-                self.settings.mqtt.host, self.settings.mqtt.port, on_message=self.pipeline.handle_mqtt
+                self.settings.mqtt.host, self.settings.mqtt.port, on_batch=self.pipeline.handle_mqtt_batch
             )
             await self.broker.start()
             stack.push_async_callback(self.broker.stop)
@@ -93,6 +98,14 @@ class Platform:
                 self.settings.mqtt.host,
                 self.broker.port,
             )
+        else:
+            source = MqttSource(
+                MqttSourceConfig.from_settings(self.settings.mqtt), self.pipeline.handle_mqtt_batch
+            )
+            await source.start()
+            stack.push_async_callback(source.stop)
+            self.mqtt_source = source
+            log.info("ingesting from MQTT broker %s:%d", self.settings.mqtt.host, self.settings.mqtt.port)
         self.spawn(self._retention_loop(), "retention")
 
     async def stop(self) -> None:

@@ -15,6 +15,8 @@ these::
     │   ├── UnknownAsset         topic or body names an asset not in the plant
     │   ├── UnknownTag           the asset has no such tag
     │   ├── TypeMismatch         value of the wrong type for the tag
+    │   │   └── NotFinite        NaN or infinity where a number is expected
+    │   ├── BadUnit              unknown unit, or not convertible to the tag's unit
     │   └── BadTimestamp         unparseable, or too far in the future
     ├── BusError
     │   └── BusClosed            publishing to a bus that was closed
@@ -25,7 +27,8 @@ these::
     ├── ConnectorError
     │   ├── DeviceUnavailable    a device did not answer
     │   └── ProtocolError        a device answered with an error
-    └── CommandRefused           a write was refused (interlock, limits, rights)
+    ├── CommandRefused           a write was refused (interlock, limits, rights)
+    └── AlarmError               an alarm action is not allowed in the alarm's state
 
 Every :class:`IngestError` carries a short machine-readable ``reason``, used as
 the label of the rejection counters and stored with the dead letter.
@@ -80,6 +83,14 @@ class TypeMismatch(IngestError):
     reason = "wrong_type"
 
 
+class NotFinite(TypeMismatch):
+    reason = "not_finite"
+
+
+class BadUnit(IngestError):
+    reason = "bad_unit"
+
+
 class BadTimestamp(IngestError):
     reason = "bad_timestamp"
 
@@ -122,3 +133,7 @@ class ProtocolError(ConnectorError):
 
 class CommandRefused(ShopfloorError):
     """A command or setpoint write was refused; the message says why."""
+
+
+class AlarmError(ShopfloorError):
+    """An alarm action (acknowledge, shelve, ...) is not allowed in the alarm's current state."""

@@ -1,0 +1,58 @@
+"""Pure helpers for the plain-MQTT namespace: topic names and payloads a device publishes.
+
+Decoding and validating what arrives is :mod:`shopfloor.ingest` (one decoder for every
+source); these are the other direction, for simulators, benchmarks and bridges.
+
+>>> data_topic("s/a/l/m")
+'shopfloor/v1/s/a/l/m/data'
+>>> data_topic("s/a/l/m", "temp", root="plant/v1")
+'plant/v1/s/a/l/m/data/temp'
+>>> values_payload({"temp": 21.5, "on": True}, ts=1700000000000000000)
+b'{"ts":1700000000000000000,"values":{"temp":21.5,"on":true}}'
+>>> value_payload(812.5, q="good")
+b'{"value":812.5,"q":"good"}'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+ROOT = "shopfloor/v1"
+_ENC = msgspec.json.Encoder()
+
+
+def data_topic(asset: str, tag: str | None = None, root: str = ROOT) -> str:
+    """``<root>/<asset>/data`` or, with a tag, ``<root>/<asset>/data/<tag>``."""
+    base = f"{root.rstrip('/')}/{asset}/data"
+    return f"{base}/{tag}" if tag else base
+
+
+def command_topic(asset: str, command: str, root: str = ROOT) -> str:
+    """``<root>/cmd/<asset>/<command>``: the command subtree, never ingested as data."""
+    return f"{root.rstrip('/')}/cmd/{asset}/{command}"
+
+
+def values_payload(values: dict[str, Any], ts: int | str | None = None) -> bytes:
+    """Shape a: several tags at one time."""
+    body: dict[str, Any] = {"ts": ts} if ts is not None else {}
+    body["values"] = values
+    return _ENC.encode(body)
+
+
+def value_payload(
+    value: Any, ts: int | str | None = None, q: str | int | None = None, unit: str | None = None
+) -> bytes:
+    """A per-tag topic payload: the bare value, or an object when ts, q or unit is given."""
+    if ts is None and q is None and unit is None:
+        return _ENC.encode(value)
+    body: dict[str, Any] = {}
+    if ts is not None:
+        body["ts"] = ts
+    body["value"] = value
+    if q is not None:
+        body["q"] = q
+    if unit is not None:
+        body["unit"] = unit
+    return _ENC.encode(body)
