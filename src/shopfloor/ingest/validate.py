@@ -70,10 +70,6 @@ def _sample_factory() -> Callable[[str, str, int, Any, Quality], Sample]:
 new_sample = _sample_factory()
 
 
-
-
-
-
 @dataclass(slots=True)
 class TagRule:
     """What ingest needs to know about one tag, flattened for speed."""
