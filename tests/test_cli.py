@@ -92,3 +92,26 @@ def test_demo_serves_live_simulated_values_and_stops_cleanly(tmp_path: Path) -> 
     assert proc.returncode == 0, out
     assert "NOT secured" in out
     assert "Traceback" not in out
+
+
+def test_export_from_the_store(tmp_path: Path) -> None:
+    import asyncio
+
+    from shopfloor.core.sample import Sample
+    from shopfloor.store.embedded import EmbeddedStore
+
+    async def fill() -> None:
+        store = EmbeddedStore(tmp_path / "data" / "timeseries.duckdb")
+        await store.open()
+        now = time.time_ns()
+        await store.write([Sample("s/a/l/m", "t", now - i * 10**9, float(i)) for i in range(1, 4)])
+        await store.close()
+
+    asyncio.run(fill())
+    out = tmp_path / "out.csv"
+    r = run("export", str(out), "--start", "-1h", "--data-dir", str(tmp_path / "data"))
+    assert r.returncode == 0, r.stderr
+    rows = out.read_text().strip().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("asset,tag,time,value")
+    r = run("export", str(tmp_path / "out.xlsx"), "--data-dir", str(tmp_path / "data"))
+    assert r.returncode == 2 and "must end in .csv or .parquet" in r.stderr

@@ -360,6 +360,76 @@ def plant_show(path: Annotated[Path | None, typer.Argument()] = None) -> None:
     walk(p.tree(), 1)
 
 
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Output file (.csv or .parquet).")],
+    start: Annotated[str, typer.Option(help="ISO time, epoch, or relative like -1d.")] = "-1d",
+    end: Annotated[str, typer.Option(help="ISO time, epoch, relative, or now.")] = "now",
+    asset: Annotated[str | None, typer.Option(help="Only this asset and the assets below it.")] = None,
+    url: Annotated[
+        str | None, typer.Option(help="A running platform's URL, e.g. http://127.0.0.1:8080.")
+    ] = None,
+    data_dir: DataOpt = None,
+) -> None:
+    """Export samples to CSV or Parquet, from the store or from a running platform.
+
+    The embedded store's file is locked by a running platform: pass --url to export through it.
+    Example: shopfloor export week.parquet --start -7d --asset riverside/converting
+    """
+    from .core.clock import now_ns, parse_duration, parse_ts
+
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("csv", "parquet"):
+        raise ShopfloorError(f"output {str(out)!r} must end in .csv or .parquet")
+
+    def when(text: str) -> int:
+        try:
+            if text == "now":
+                return now_ns()
+            if text.startswith("-"):
+                return now_ns() - parse_duration(text[1:])
+            try:
+                return parse_ts(float(text))
+            except ValueError:
+                return parse_ts(text)
+        except ValueError as err:
+            raise ShopfloorError(f"--start/--end: {err}") from None
+
+    t_start, t_end = when(start), when(end)
+    if url:
+        import httpx
+
+        params = {"format": fmt, "start": str(t_start), "end": str(t_end)}
+        if asset:
+            params["asset"] = asset
+        try:
+            with httpx.stream("GET", url.rstrip("/") + "/api/v1/export", params=params, timeout=600) as r:
+                if r.status_code != 200:
+                    r.read()
+                    raise ShopfloorError(f"export failed: HTTP {r.status_code}: {r.text}")
+                with out.open("wb") as fh:
+                    for chunk in r.iter_bytes():
+                        fh.write(chunk)
+        except httpx.HTTPError as err:
+            raise ShopfloorError(f"cannot reach {url}: {err}") from None
+        typer.echo(f"wrote {out}")
+        return
+    from .store.embedded import EmbeddedStore
+
+    settings = _settings(None, data_dir)
+
+    async def main() -> int:
+        store = EmbeddedStore(Path(settings.data_dir) / "timeseries.duckdb", settings.store)
+        await store.open()
+        try:
+            return await store.export(out, fmt, t_start, t_end, asset)  # type: ignore[arg-type]
+        finally:
+            await store.close()
+
+    n = _run(main())
+    typer.echo(f"wrote {n} rows to {out}")
+
+
 @dl_app.command("list")
 def deadletters_list(
     data_dir: DataOpt = None,

@@ -167,3 +167,28 @@ async def test_data_survives_restart(tmp_path: Path) -> None:
     async with running(data) as p, httpx.AsyncClient() as c:
         rows = (await c.get(url(p, "/api/v1/latest"), params={"asset": CUTTER})).json()
         assert [x["value"] for x in rows if x["tag"] == "temp"] == [42.5]
+
+
+async def test_export_csv_and_parquet(platform: Platform, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    body = [
+        {"asset": CUTTER, "values": {"force": float(i), "state": "running"}, "ts": time.time() - 10 + i}
+        for i in range(5)
+    ]
+    async with httpx.AsyncClient() as c:
+        assert (await c.post(url(platform, "/api/v1/ingest"), content=json.dumps(body))).status_code == 200
+        await asyncio.sleep(0.5)  # past the 0.1 s flush interval
+        r = await c.get(url(platform, "/api/v1/export"), params={"format": "csv", "start": "-1m"})
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+        lines = r.text.strip().splitlines()
+        assert lines[0].startswith("asset,tag,time,value,quality")
+        assert sum(1 for x in lines if ",force," in x) == 5
+        assert any("running" in x for x in lines)
+        r = await c.get(url(platform, "/api/v1/export"), params={"format": "parquet", "start": "-1m"})
+        f = tmp_path / "x.parquet"
+        f.write_bytes(r.content)
+        table = pq.read_table(f)
+        assert table.num_rows == 10
+        bad = await c.get(url(platform, "/api/v1/export"), params={"format": "xlsx"})
+        assert bad.status_code == 422

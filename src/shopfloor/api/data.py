@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from ..core.clock import NS, now_ns, parse_duration, parse_ts
 from ..core.errors import QueryError
@@ -102,6 +107,42 @@ async def history(
     except QueryError as err:
         raise HTTPException(400, str(err)) from None
     return {"asset": asset, "tag": tag, "start": t_start, "end": t_end, "bucket": width, "points": rows_agg}
+
+
+@router.get(
+    "/export",
+    tags=["data"],
+    summary="Download samples as CSV or Parquet",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
+)
+async def export(
+    request: Request,
+    format: str = Query("csv", pattern="^(csv|parquet)$", description="csv or parquet"),
+    start: str | None = Query(None, description="ISO time, epoch, or relative like -6h (default -1h)"),
+    end: str | None = Query(None, description="ISO time, epoch, relative, or 'now' (default now)"),
+    asset: str | None = Query(None, description="Only this asset and the assets below it"),
+) -> FileResponse:
+    """Columns: asset, tag, time (ISO 8601 UTC), value, quality, text (value of str tags)."""
+    p = platform_of(request)
+    t_end = _time(end, now_ns(), "end")
+    t_start = _time(start, t_end - 3600 * NS, "start")
+    if t_start >= t_end:
+        raise HTTPException(400, "parameter start must be before end")
+    tmp = Path(tempfile.mkdtemp(prefix="shopfloor-export-"))
+    target = tmp / f"shopfloor-export.{format}"
+    try:
+        await p.store.export(target, format, t_start, t_end, asset)  # type: ignore[arg-type]
+    except QueryError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise HTTPException(400, str(err)) from None
+    media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
+    return FileResponse(
+        target,
+        media_type=media,
+        filename=target.name,
+        background=BackgroundTask(shutil.rmtree, tmp, ignore_errors=True),
+    )
 
 
 @router.websocket("/stream")
