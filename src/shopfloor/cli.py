@@ -43,8 +43,9 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("amqtt", "transitions", "asyncua", "pymodbus", "uvicorn.error"):
+    for noisy in ("amqtt", "transitions", "pymodbus", "uvicorn.error"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
 
 
 def _settings(config: Path | None, data_dir: Path | None = None, **api: Any) -> Any:

@@ -46,20 +46,13 @@ _ALIASES = {
     "g": "g0",  # acceleration in vibration is given in g
 }
 
-_CUSTOM_DEFINITIONS = ["g0 = 9.80665 * meter / second ** 2", "percent = 0.01 = %"]
 
 
 def registry() -> pint.UnitRegistry:
     """The process-wide unit registry (created on first use)."""
     global _REGISTRY
     if _REGISTRY is None:
-        reg: pint.UnitRegistry = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-        for line in _CUSTOM_DEFINITIONS:
-            try:
-                reg.define(line)
-            except pint.errors.RedefinitionError:
-                pass
-        _REGISTRY = reg
+        _REGISTRY = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
     return _REGISTRY
 
 

@@ -69,6 +69,8 @@ function showOverview() {
 }
 
 async function showAsset(path) {
+  const segs = path.split("/");
+  for (let i = 1; i < segs.length; i++) state.open.add(segs.slice(0, i).join("/"));
   state.selected = path; renderTree(); clearCharts();
   let a;
   try { a = await api(`/api/v1/assets/${path.split("/").map(encodeURIComponent).join("/")}`); }
@@ -93,7 +95,7 @@ async function showAsset(path) {
     state.range = b.dataset.range; $("#content").querySelectorAll("[data-range]").forEach((x) => x.classList.toggle("on", x === b));
     for (const c of state.charts.values()) loadChart(c, null);
   }));
-  const numeric = a.tags.filter((t) => t.type !== "str").slice(0, 2);
+  const numeric = a.tags.filter((t) => t.type === "float").slice(0, 2);
   for (const t of numeric) toggleChart(a, t.name, $(`.tagrow[data-tag="${t.name}"]`));
 }
 
