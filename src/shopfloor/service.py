@@ -28,6 +28,7 @@ from .core.errors import ConfigError
 from .core.settings import Settings
 from .ingest.pipeline import Pipeline
 from .ingest.writer import DeadLetterWriter, StoreWriter
+from .store.base import TimeSeriesStore
 from .store.embedded import EmbeddedStore
 from .store.state import StateStore
 
@@ -53,7 +54,15 @@ class Platform:
         self.data_dir = Path(settings.data_dir)
         self.registry = CollectorRegistry()
         self.bus = MemoryBus(queue_size=settings.bus.queue_size, policy=settings.bus.slow_consumer)
-        self.store = EmbeddedStore(self.data_dir / "timeseries.duckdb", settings.store)
+        self.store: TimeSeriesStore
+        if settings.store.backend == "postgres":
+            from .store.postgres import PostgresStore
+
+            self.store = PostgresStore(
+                settings.store.postgres_dsn, settings.store, schema=settings.store.postgres_schema
+            )
+        else:
+            self.store = EmbeddedStore(self.data_dir / "timeseries.duckdb", settings.store)
         self.state = StateStore(self.data_dir / "state.db")
         self.pipeline = Pipeline(
             self.plant, self.bus, settings.ingest, registry=self.registry, topic_root=settings.mqtt.topic_root

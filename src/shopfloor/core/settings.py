@@ -81,7 +81,13 @@ class StoreSettings(_Section):
         3650.0, gt=0, description="1-minute rollups older than this are deleted."
     )
     postgres_dsn: str = Field(
-        "postgresql://postgres@127.0.0.1:5432/postgres", description="PostgreSQL DSN (production)."
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        description="PostgreSQL DSN, used when store.backend = 'postgres'.",
+    )
+    postgres_schema: str = Field(
+        "shopfloor",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema holding shopfloor's tables (created if missing).",
     )
 
 
