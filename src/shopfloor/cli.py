@@ -143,9 +143,10 @@ def up(
     port: Annotated[int | None, typer.Option(help="API port.")] = None,
     duration: Annotated[float | None, typer.Option(help="Run this many seconds, then exit.")] = None,
 ) -> None:
-    """Run the platform without the simulated plant (devices publish to its broker).
+    """Run the platform without the simulated plant (embedded, or production with --config).
 
-    Example: shopfloor up --config shopfloor.toml
+    Examples: shopfloor up
+              shopfloor up --config examples/prod.toml   (Mosquitto, NATS JetStream, PostgreSQL)
     """
     from .service import Platform, run_platform
 
@@ -156,6 +157,37 @@ def up(
         stop = asyncio.Event()
         _stop_on_signals(stop)
         await run_platform(Platform(settings), duration_s=duration, stop=stop)
+
+    _run(main())
+
+
+@app.command()
+def worker(
+    role: Annotated[list[str], typer.Option("--role", "-r", help="ingest, writer or api (repeatable).")],
+    config: ConfigOpt = None,
+    data_dir: DataOpt = None,
+    port: Annotated[int | None, typer.Option(help="API port (api role).")] = None,
+    duration: Annotated[float | None, typer.Option(help="Run this many seconds, then exit.")] = None,
+) -> None:
+    """Run some roles of the platform in production mode; start any number, on any hosts.
+
+    Ingest workers share the broker's topic tree with mqtt.shared_group (each with its own
+    mqtt.client_id); writer workers share one durable JetStream consumer.
+    Example: shopfloor worker --role ingest --config examples/prod.toml
+    """
+    from .service import Platform, run_platform
+
+    settings = _settings(config, data_dir, port=port)
+    _setup_logging(settings.log_level)
+    if settings.mode != "production":
+        raise ShopfloorError(
+            "setting mode: `shopfloor worker` needs mode = 'production' (see examples/prod.toml)"
+        )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await run_platform(Platform(settings, roles=frozenset(role)), duration_s=duration, stop=stop)
 
     _run(main())
 

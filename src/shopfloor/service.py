@@ -20,11 +20,12 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from .api.live import LiveHub
 from .broker.embedded import EmbeddedBroker
+from .bus.base import Bus
 from .bus.memory import MemoryBus
 from .connectors.mqtt.client import MqttSource
 from .connectors.mqtt.config import MqttSourceConfig
 from .core.assets import Plant
-from .core.errors import ConfigError
+from .core.errors import ConfigError, StoreError
 from .core.settings import Settings
 from .ingest.pipeline import Pipeline
 from .ingest.writer import DeadLetterWriter, StoreWriter
@@ -41,19 +42,53 @@ def default_plant_path() -> Path:
     return Path(DEFAULT_PLANT)
 
 
-class Platform:
-    """One embedded shopfloor: everything in one process."""
+ROLES = frozenset({"ingest", "writer", "api"})
 
-    def __init__(self, settings: Settings, plant: Plant | None = None) -> None:
-        if settings.mode != "embedded":
-            raise ConfigError(
-                f"setting mode: {settings.mode!r} is not available in this build yet; use 'embedded'"
-            )
+
+class Platform:
+    """One shopfloor process: all roles (``shopfloor up``/``demo``) or some (``shopfloor worker``).
+
+    Roles: ``ingest`` (MQTT broker or subscriber -> validation -> bus), ``writer`` (bus ->
+    store, dead letters -> state store), ``api`` (HTTP, WebSocket, dashboard). Embedded mode
+    runs them over the in-process bus; production mode over NATS JetStream with the time
+    series in PostgreSQL and an external MQTT broker, so any number of worker processes on
+    any hosts can share the work.
+    """
+
+    def __init__(self, settings: Settings, plant: Plant | None = None, roles: frozenset[str] = ROLES) -> None:
+        unknown = set(roles) - ROLES
+        if unknown or not roles:
+            raise ConfigError(f"unknown role(s) {sorted(unknown)}: choose from {sorted(ROLES)}")
+        self.roles = frozenset(roles)
+        self.production = settings.mode == "production"
+        if settings.mode == "edge":
+            raise ConfigError("setting mode: 'edge' is run by `shopfloor edge`, which is not built yet")
+        if self.production:
+            if settings.store.backend != "postgres":
+                raise ConfigError(
+                    "setting store.backend: production mode keeps time series in PostgreSQL; "
+                    "set store.backend = 'postgres'"
+                )
+            if settings.mqtt.embedded:
+                raise ConfigError(
+                    "setting mqtt.embedded: production mode ingests from an external MQTT broker; "
+                    "set mqtt.embedded = false and mqtt.host/mqtt.port"
+                )
+        elif self.roles != ROLES:
+            raise ConfigError("setting mode: workers with a subset of roles need mode = 'production'")
         self.settings = settings
         self.plant = plant if plant is not None else Plant.load(settings.plant or default_plant_path())
         self.data_dir = Path(settings.data_dir)
         self.registry = CollectorRegistry()
-        self.bus = MemoryBus(queue_size=settings.bus.queue_size, policy=settings.bus.slow_consumer)
+        self.bus: Bus
+        if self.production:
+            from .bus.nats import NatsBus
+
+            self.bus = NatsBus(
+                settings.bus.nats_url, settings.bus.stream_prefix, ack_wait_s=settings.bus.ack_wait_s
+            )
+        else:
+            self.bus = MemoryBus(queue_size=settings.bus.queue_size, policy=settings.bus.slow_consumer)
         self.store: TimeSeriesStore
         if settings.store.backend == "postgres":
             from .store.postgres import PostgresStore
@@ -68,9 +103,13 @@ class Platform:
             self.plant, self.bus, settings.ingest, registry=self.registry, topic_root=settings.mqtt.topic_root
         )
         self.writer = StoreWriter(
-            self.bus, self.store, settings.store.flush_interval_s, settings.store.flush_rows
+            self.bus,
+            self.store,
+            settings.store.flush_interval_s,
+            settings.store.flush_rows,
+            durable=self.production,
         )
-        self.dead_letters = DeadLetterWriter(self.bus, self.state)
+        self.dead_letters = DeadLetterWriter(self.bus, self.state, durable=self.production)
         self.broker: EmbeddedBroker | None = None
         self.mqtt_source: MqttSource | None = None
         self.http_port: int | None = None
@@ -83,19 +122,38 @@ class Platform:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+
+    async def _start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         stack = self._stack
-        await self.store.open()
-        stack.push_async_callback(self.store.close)
+        if self.production:
+            await self.bus.connect()  # type: ignore[attr-defined]
+        stack.push_async_callback(self.bus.close)
+        if self.roles & {"writer", "api"}:
+            await self.store.open()
+            stack.push_async_callback(self.store.close)
         await self.state.open()
         stack.push_async_callback(self.state.close)
-        stack.push_async_callback(self.bus.close)
-        await self.writer.start()
-        stack.push_async_callback(self.writer.stop)
-        await self.dead_letters.start()
-        stack.push_async_callback(self.dead_letters.stop)
-        await self.live.start()
-        stack.push_async_callback(self.live.stop)
+        if "writer" in self.roles:
+            await self.writer.start()
+            stack.push_async_callback(self.writer.stop)
+            await self.dead_letters.start()
+            stack.push_async_callback(self.dead_letters.stop)
+            self.spawn(self._retention_loop(), "retention")
+        if "api" in self.roles:
+            await self.live.start()
+            stack.push_async_callback(self.live.stop)
+            if "writer" not in self.roles and hasattr(self.store, "reload_latest"):
+                self.spawn(self._follow_latest(), "follow-latest")
+        if "ingest" in self.roles:
+            await self._start_ingest(stack)
+
+    async def _start_ingest(self, stack: contextlib.AsyncExitStack) -> None:
         if self.settings.mqtt.embedded:
             self.broker = EmbeddedBroker(
                 self.settings.mqtt.host, self.settings.mqtt.port, on_batch=self.pipeline.handle_mqtt_batch
@@ -115,7 +173,6 @@ class Platform:
             stack.push_async_callback(source.stop)
             self.mqtt_source = source
             log.info("ingesting from MQTT broker %s:%d", self.settings.mqtt.host, self.settings.mqtt.port)
-        self.spawn(self._retention_loop(), "retention")
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -152,17 +209,29 @@ class Platform:
                 log.warning("retention failed: %s", err)
             await asyncio.sleep(every_s)
 
+    async def _follow_latest(self, every_s: float = 2.0) -> None:
+        """An API-only process sees other processes' writes through the store's latest table."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.store.reload_latest()  # type: ignore[attr-defined]
+            except StoreError as err:
+                log.warning("reloading latest values failed: %s", err)
+
     # -- introspection ------------------------------------------------------------------------
 
     @property
     def mqtt_port(self) -> int | None:
-        return self.broker.port if self.broker is not None else None
+        if self.broker is not None:
+            return self.broker.port
+        return None if self.settings.mqtt.embedded else self.settings.mqtt.port
 
     async def health(self) -> dict[str, Any]:
         store_stats = await self.store.stats()
         return {
             "status": "ok",
             "mode": self.settings.mode,
+            "roles": sorted(self.roles),
             "uptime_s": round(time.time() - self.started_at, 1),
             "plant": {
                 "enterprise": self.plant.enterprise,
@@ -201,35 +270,14 @@ async def run_platform(
     stop: asyncio.Event | None = None,
     extra: Callable[[Platform, asyncio.Event], Awaitable[None]] | None = None,
 ) -> None:
-    """Start the platform and its HTTP server; run until ``stop`` is set or the duration ends."""
-    import uvicorn
-
-    from .api.app import create_app
-
+    """Start the platform (and its HTTP server with the api role); run until ``stop`` or the duration."""
     stop = stop or asyncio.Event()
     await platform.start()
-    app = create_app(platform)
-    config = uvicorn.Config(
-        app,
-        host=platform.settings.api.host,
-        port=platform.settings.api.port,
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    serve = asyncio.create_task(server.serve(), name="http")
+    server: Any = None
+    serve: asyncio.Task[Any] | None = None
     try:
-        while not server.started:
-            if serve.done():
-                await serve  # raises what stopped it
-                raise ConfigError(
-                    f"setting api.port: could not serve on {platform.settings.api.host}:"
-                    f"{platform.settings.api.port} (in use?)"
-                )
-            await asyncio.sleep(0.05)
-        platform.http_port = server.servers[0].sockets[0].getsockname()[1]
-        log.info("dashboard on http://%s:%d", platform.settings.api.host, platform.http_port)
+        if "api" in platform.roles:
+            server, serve = await _serve_http(platform)
         if extra is not None:
             platform.spawn(extra(platform, stop), "extra")
         if duration_s is not None:
@@ -238,7 +286,29 @@ async def run_platform(
         else:
             await stop.wait()
     finally:
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError, SystemExit):
-            await serve
+        if server is not None and serve is not None:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, SystemExit):
+                await serve
         await platform.stop()
+
+
+async def _serve_http(platform: Platform) -> tuple[Any, asyncio.Task[Any]]:
+    import uvicorn
+
+    from .api.app import create_app
+
+    host, port = platform.settings.api.host, platform.settings.api.port
+    config = uvicorn.Config(create_app(platform), host=host, port=port, log_level="critical", lifespan="off")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    serve = asyncio.create_task(server.serve(), name="http")
+    while not server.started:
+        if serve.done():
+            with contextlib.suppress(SystemExit, OSError):
+                await serve
+            raise ConfigError(f"setting api.port: cannot serve HTTP on {host}:{port} (port in use?)")
+        await asyncio.sleep(0.05)
+    platform.http_port = server.servers[0].sockets[0].getsockname()[1]
+    log.info("dashboard and API on http://%s:%d", host, platform.http_port)
+    return server, serve

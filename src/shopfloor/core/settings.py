@@ -49,6 +49,13 @@ class MqttSettings(_Section):
     password: str | None = Field(None, description="Password for an external broker.")
     topic_root: str = Field("shopfloor/v1", description="Root of the versioned topic namespace.")
     client_id: str = Field("shopfloor-ingest", description="MQTT client id of the ingest subscriber.")
+    shared_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Shared-subscription group ($share/<group>/...): ingest workers with the same "
+        "group split the topic tree between them (external broker only). Each worker needs its "
+        "own client_id.",
+    )
 
 
 class IngestSettings(_Section):
@@ -65,6 +72,18 @@ class BusSettings(_Section):
         "block",
         description="When a subscriber's queue is full: 'block' applies back-pressure to the "
         "publisher; 'drop_oldest' drops and counts the oldest batch (for live views only).",
+    )
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS JetStream server (production mode).")
+    stream_prefix: str = Field(
+        "shopfloor",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Prefix of the JetStream streams and subjects (production mode).",
+    )
+    ack_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="A batch a worker took but did not acknowledge (it died) is redelivered after "
+        "this long (production mode).",
     )
 
 

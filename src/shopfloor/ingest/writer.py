@@ -5,6 +5,11 @@
 receive and write it at least every ``flush_interval_s``, as soon as ``flush_rows`` are
 buffered, and on :meth:`stop`.
 
+With ``durable=True`` (a durable bus such as NATS JetStream, which acknowledges a batch when
+the next one is asked for) each batch is written before the next is taken, so a batch is
+acknowledged only after its store commit; a crash before that gets it redelivered, and the
+idempotent stores keep a redelivered point from being stored twice.
+
 Nothing is dropped silently: when a write fails with a :class:`StoreError` the batch goes
 back to the front of the buffer, the failure is logged and counted, and the write is
 retried with exponential backoff. While the buffer is at its bound (``max_buffer_rows``) the
@@ -49,8 +54,10 @@ class _BatchWriter(Generic[T]):
         max_buffer_rows: int | None = None,
         name: str = "",
         stop_timeout_s: float = 10.0,
+        durable: bool = False,
     ) -> None:
         self.bus = bus
+        self.durable = durable
         self.flush_interval_s = flush_interval_s
         self.flush_rows = flush_rows
         self.max_buffer_rows = max_buffer_rows or max(4 * flush_rows, 200_000)
@@ -116,6 +123,13 @@ class _BatchWriter(Generic[T]):
         assert self._sub is not None
         async for batch in self._sub:
             self._buffer.extend(batch)
+            if self.durable:
+                # A durable bus acknowledges a batch when the next one is asked for: write this
+                # one (retrying with backoff) before asking, so nothing is acked uncommitted.
+                while self._buffer:
+                    if not await self.flush():
+                        await asyncio.sleep(max(0.01, self._retry_at - time.monotonic()))
+                continue
             if len(self._buffer) >= self.flush_rows:
                 await self.flush()
             while len(self._buffer) >= self.max_buffer_rows:  # store is failing: hold back the bus

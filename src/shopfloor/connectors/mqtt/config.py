@@ -35,5 +35,9 @@ class MqttSourceConfig(BaseModel):
             username=settings.username,
             password=settings.password,
             client_id=settings.client_id,
-            topics=[settings.topic_root.rstrip("/") + "/#"],
+            topics=[
+                (f"$share/{settings.shared_group}/" if settings.shared_group else "")
+                + settings.topic_root.rstrip("/")
+                + "/#"
+            ],
         )
