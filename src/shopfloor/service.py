@@ -85,7 +85,11 @@ class Platform:
             from .bus.nats import NatsBus
 
             self.bus = NatsBus(
-                settings.bus.nats_url, settings.bus.stream_prefix, ack_wait_s=settings.bus.ack_wait_s
+                settings.bus.nats_url,
+                settings.bus.stream_prefix,
+                ack_wait_s=settings.bus.ack_wait_s,
+                queue_size=256,
+                coalesce_items=settings.store.flush_rows,
             )
         else:
             self.bus = MemoryBus(queue_size=settings.bus.queue_size, policy=settings.bus.slow_consumer)

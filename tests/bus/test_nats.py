@@ -204,3 +204,23 @@ async def test_errors_name_the_url(make_bus: Callable[..., Any]) -> None:
     await bus.close()
     with pytest.raises(BusClosed):
         await bus.publish("samples", samples(1))
+
+
+async def test_coalesced_batches_are_acked_together(make_bus: Callable[..., Any]) -> None:
+    bus = await make_bus(coalesce_items=1000)
+    for i in range(10):
+        await bus.publish("samples", samples(5, start=i * 5))
+    sub = bus.subscribe("samples", "coalescer")
+    got: list[Any] = []
+    batches = 0
+    async for batch in sub:
+        batches += 1
+        got.extend(batch)
+        if len(got) >= 50:
+            break
+    assert [s.ts for s in got] == sorted(s.ts for s in samples(50))
+    assert batches < 10  # messages fetched together came as one batch
+    assert sub.stats()["acked"] < 10  # the last batch is not acknowledged before it is processed
+    await sub.ack()
+    assert sub.stats()["acked"] == 10  # every message joined into a batch is acknowledged
+    await sub.close()

@@ -13,7 +13,9 @@ the whole batch.
 **Subscribing** with a ``name`` binds a *durable pull consumer* of that name. Every process
 that subscribes with the same name shares it: JetStream hands each message to one of them,
 which is how ``shopfloor worker`` processes scale out. Messages are fetched ``queue_size``
-at a time; each message is one batch given to the caller.
+at a time; each message is one batch given to the caller, or, with ``coalesce_items`` > 0,
+the messages already fetched are joined into one batch of up to that many items (acknowledged
+together), so a writer commits many small messages in one store write.
 
 **Acknowledgement** (at-least-once): a batch is acknowledged when the iterator is asked for
 the next one, i.e. once the body of ``async for batch in sub:`` has finished with it. Call
@@ -99,6 +101,7 @@ class NatsBus(Bus):
         max_age_s: float = 7 * 86_400.0,
         chunk_items: int = 5_000,
         connect_timeout_s: float = 2.0,
+        coalesce_items: int = 0,
     ) -> None:
         if not _NAME.fullmatch(stream_prefix):
             raise BusError(f"stream prefix {stream_prefix!r} must be letters, digits, '_' or '-'")
@@ -110,6 +113,7 @@ class NatsBus(Bus):
         self.max_age_s = max_age_s
         self.chunk_items = chunk_items
         self.connect_timeout_s = connect_timeout_s
+        self.coalesce_items = coalesce_items
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._streams: set[str] = set()
@@ -274,7 +278,8 @@ class NatsSubscription(Subscription):
         self._psub: JetStreamContext.PullSubscription | None = None
         self._live: Any = None
         self._buffer: deque[Msg] = deque()
-        self._current: Msg | None = None
+        self._unacked: list[Msg] = []
+        self.coalesce_items = bus.coalesce_items
         self._closed = False
         self._wake = asyncio.Event()
         self.delivered = self.acked = self.redelivered = self.dropped = self.rejected = 0
@@ -339,14 +344,32 @@ class NatsSubscription(Subscription):
                         await msg.term()
                     continue
                 if self._psub is not None:
-                    self._current = msg
-                    if msg.metadata.num_delivered > 1:
-                        self.redelivered += 1
+                    self._track(msg)
+                    await self._coalesce(batch)
                 self.delivered += 1
                 return batch
             if self._closed:
                 raise StopAsyncIteration
             await self._fill()
+
+    def _track(self, msg: Msg) -> None:
+        self._unacked.append(msg)
+        if msg.metadata.num_delivered > 1:
+            self.redelivered += 1
+
+    async def _coalesce(self, batch: list[Any]) -> None:
+        """Append further fetched messages to ``batch`` (up to ``coalesce_items``), unacked."""
+        while self.coalesce_items and self._buffer and len(batch) < self.coalesce_items:
+            msg = self._buffer.popleft()
+            try:
+                more = decode_batch(msg.data)
+            except (msgspec.DecodeError, TypeError, ValueError) as err:
+                log.error("%s/%s: dropping undecodable message: %s", self.subject, self.name, err)
+                self.rejected += 1
+                await msg.term()
+                continue
+            self._track(msg)
+            batch.extend(more)
 
     async def _fill(self) -> None:
         if self._psub is None:  # live view: wait for the callback
@@ -365,8 +388,8 @@ class NatsSubscription(Subscription):
 
     async def ack(self) -> None:
         """Acknowledge the batch last handed out (done by the next ``__anext__`` anyway)."""
-        msg, self._current = self._current, None
-        if msg is not None:
+        msgs, self._unacked = self._unacked, []
+        for msg in msgs:
             try:
                 await msg.ack()
                 self.acked += 1
@@ -375,12 +398,12 @@ class NatsSubscription(Subscription):
 
     async def close(self) -> None:
         """End iteration; un-acknowledged batches are handed back for prompt redelivery."""
-        if self._closed and self._current is None and not self._buffer:
+        if self._closed and not self._unacked and not self._buffer:
             return
         self._closed = True
         self._wake.set()
-        pending = [m for m in (self._current, *self._buffer) if m is not None]
-        self._current = None
+        pending = [*self._unacked, *self._buffer]
+        self._unacked = []
         self._buffer.clear()
         if self._psub is not None:
             for msg in pending:
