@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from .api.live import LiveHub
 from .broker.embedded import EmbeddedBroker
+from .broker.rumqtt import RumqttBroker
 from .bus.base import Bus
 from .bus.memory import MemoryBus
 from .connectors.mqtt.client import MqttSource
@@ -29,6 +30,7 @@ from .core.errors import ConfigError, StoreError
 from .core.settings import Settings
 from .ingest.pipeline import Pipeline
 from .ingest.writer import DeadLetterWriter, StoreWriter
+from .rules import RuleEngine, load_rules
 from .store.base import TimeSeriesStore
 from .store.embedded import EmbeddedStore
 from .store.state import StateStore
@@ -42,14 +44,19 @@ def default_plant_path() -> Path:
     return Path(DEFAULT_PLANT)
 
 
-ROLES = frozenset({"ingest", "writer", "api"})
+def default_rules_path() -> Path:
+    return default_plant_path().with_name("papermill-rules.toml")
+
+
+ROLES = frozenset({"ingest", "writer", "rules", "api"})
 
 
 class Platform:
     """One shopfloor process: all roles (``shopfloor up``/``demo``) or some (``shopfloor worker``).
 
     Roles: ``ingest`` (MQTT broker or subscriber -> validation -> bus), ``writer`` (bus ->
-    store, dead letters -> state store), ``api`` (HTTP, WebSocket, dashboard). Embedded mode
+    store, dead letters -> state store), ``rules`` (rule engine and ISA-18.2 alarms), ``api``
+    (HTTP, WebSocket, dashboard). Embedded mode
     runs them over the in-process bus; production mode over NATS JetStream with the time
     series in PostgreSQL and an external MQTT broker, so any number of worker processes on
     any hosts can share the work.
@@ -78,6 +85,9 @@ class Platform:
             raise ConfigError("setting mode: workers with a subset of roles need mode = 'production'")
         self.settings = settings
         self.plant = plant if plant is not None else Plant.load(settings.plant or default_plant_path())
+        rules_file = settings.rules
+        if rules_file is None and plant is None and settings.plant is None:
+            rules_file = default_rules_path()
         self.data_dir = Path(settings.data_dir)
         self.registry = CollectorRegistry()
         self.bus: Bus
@@ -114,7 +124,10 @@ class Platform:
             durable=self.production,
         )
         self.dead_letters = DeadLetterWriter(self.bus, self.state, durable=self.production)
-        self.broker: EmbeddedBroker | None = None
+        self.rules = RuleEngine(
+            self.plant, self.bus, self.state, load_rules(rules_file) if rules_file else []
+        )
+        self.broker: EmbeddedBroker | RumqttBroker | None = None
         self.mqtt_source: MqttSource | None = None
         self.http_port: int | None = None
         self.live = LiveHub(self.bus)
@@ -143,6 +156,9 @@ class Platform:
             stack.push_async_callback(self.store.close)
         await self.state.open()
         stack.push_async_callback(self.state.close)
+        if "rules" in self.roles:
+            await self.rules.start()
+            stack.push_async_callback(self.rules.stop)
         if "writer" in self.roles:
             await self.writer.start()
             stack.push_async_callback(self.writer.stop)
@@ -159,13 +175,18 @@ class Platform:
 
     async def _start_ingest(self, stack: contextlib.AsyncExitStack) -> None:
         if self.settings.mqtt.embedded:
-            self.broker = EmbeddedBroker(
-                self.settings.mqtt.host, self.settings.mqtt.port, on_batch=self.pipeline.handle_mqtt_batch
-            )
+            mqtt = self.settings.mqtt
+            if mqtt.broker == "rumqttd":
+                self.broker = RumqttBroker(
+                    mqtt.host, mqtt.port, on_batch=self.pipeline.handle_mqtt_batch, topic_root=mqtt.topic_root
+                )
+            else:
+                self.broker = EmbeddedBroker(mqtt.host, mqtt.port, on_batch=self.pipeline.handle_mqtt_batch)
             await self.broker.start()
             stack.push_async_callback(self.broker.stop)
             log.info(
-                "embedded MQTT broker on %s:%d (not secured: demo mode)",
+                "embedded MQTT broker (%s) on %s:%d (not secured: demo mode)",
+                self.settings.mqtt.broker,
                 self.settings.mqtt.host,
                 self.broker.port,
             )
@@ -252,6 +273,7 @@ class Platform:
             "bus": self.bus.stats(),
             "store": store_stats,
             "writer": self.writer.stats(),
+            "rules": self.rules.stats(),
             "live": {"clients": self.live.clients, "sent": self.live.sent, "dropped": self.live.dropped},
         }
 

@@ -54,7 +54,7 @@ async def test_up_in_production_mode_stores_everything(names: Names) -> None:
         await asyncio.to_thread(publish, names.topic_root, 500)
         assert await wait_count(names.schema, 1000) == 1000
         h = platform.health
-        assert (await h())["roles"] == ["api", "ingest", "writer"]
+        assert (await h())["roles"] == ["api", "ingest", "rules", "writer"]
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)

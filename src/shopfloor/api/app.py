@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..core.errors import QueryError, ShopfloorError, StoreUnavailable
-from . import data, system
+from . import alarms, data, system
 
 if TYPE_CHECKING:
     from ..service import Platform
@@ -32,6 +32,7 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     app.include_router(system.router, prefix="/api/v1")
     app.include_router(data.router, prefix="/api/v1")
+    app.include_router(alarms.router, prefix="/api/v1")
 
     @app.exception_handler(QueryError)
     async def _query_error(_: Request, err: QueryError) -> JSONResponse:

@@ -43,6 +43,12 @@ class ApiSettings(_Section):
 
 class MqttSettings(_Section):
     embedded: bool = Field(True, description="Start the in-process MQTT broker (embedded mode).")
+    broker: Literal["amqtt", "rumqttd"] = Field(
+        "rumqttd",
+        description="Embedded broker: 'rumqttd' (Rust, iotcore; a child process, MQTT 3.1.1 and 5; "
+        "~5x amqtt's throughput on single-value messages) or 'amqtt' (pure Python on the "
+        "platform's event loop, MQTT 3.1.1).",
+    )
     host: str = Field("127.0.0.1", description="Broker address (bind address when embedded).")
     port: int = Field(1884, ge=0, le=65535, description="Broker TCP port (0 = any free port when embedded).")
     username: str | None = Field(None, description="Username for an external broker.")
@@ -118,6 +124,10 @@ class Settings(BaseSettings):
     mode: Literal["embedded", "production", "edge"] = Field("embedded", description="How this process runs.")
     data_dir: Path = Field(Path("data"), description="Where the embedded store and state live.")
     plant: Path | None = Field(None, description="Plant file (TOML/YAML); default: the simulated paper mill.")
+    rules: Path | None = Field(
+        None,
+        description="Rules file (TOML); default: the simulated paper mill's rules with the default plant.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Logging level.")
     api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
     mqtt: MqttSettings = Field(default_factory=MqttSettings)  # type: ignore[arg-type]

@@ -46,6 +46,50 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX dead_letters_reason_ts ON dead_letters(reason, ts)
         """,
     ),
+    Migration(
+        2,
+        "rules, alarms and the alarm journal",
+        """
+        CREATE TABLE rules(
+            id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE TABLE alarms(
+            id TEXT PRIMARY KEY,
+            rule_id TEXT NOT NULL,
+            asset TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            state TEXT NOT NULL,
+            flags TEXT NOT NULL,
+            cond TEXT NOT NULL,
+            value TEXT,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX alarms_rule ON alarms(rule_id);
+        CREATE TABLE alarm_journal(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts INTEGER NOT NULL,
+            alarm_id TEXT NOT NULL,
+            rule_id TEXT NOT NULL,
+            asset TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            priority TEXT NOT NULL,
+            event TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            user_name TEXT NOT NULL DEFAULT '',
+            comment TEXT NOT NULL DEFAULT '',
+            value TEXT,
+            message TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX alarm_journal_ts ON alarm_journal(ts);
+        CREATE INDEX alarm_journal_alarm_ts ON alarm_journal(alarm_id, ts)
+        """,
+    ),
 ]
 
 
