@@ -47,7 +47,6 @@ _ALIASES = {
 }
 
 
-
 def registry() -> pint.UnitRegistry:
     """The process-wide unit registry (created on first use)."""
     global _REGISTRY
