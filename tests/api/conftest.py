@@ -28,10 +28,27 @@ PLANT = {
 }
 
 
+RULES = """
+[[rule]]
+id = "force_high"
+asset = "mill/converting/line1/cutter"
+tag = "force"
+kind = "high"
+limit = 3000
+deadband = 10
+priority = "high"
+message = "{asset}: force {value:.0f} N above {limit:.0f} N"
+"""
+
+
 def make_platform(data_dir: Path) -> Platform:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rules = data_dir.parent / "rules.toml"
+    rules.write_text(RULES)
     settings = load_settings(
         overrides={
             "data_dir": data_dir,
+            "rules": rules,
             "api": {"port": 0},
             "mqtt": {"port": 0},
             "store": {"flush_interval_s": 0.1},

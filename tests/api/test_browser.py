@@ -48,6 +48,7 @@ def _browser():  # type: ignore[no-untyped-def]
 
 
 def _drive(port: int, post) -> dict:  # type: ignore[no-untyped-def]
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -77,6 +78,18 @@ def _drive(port: int, post) -> dict:  # type: ignore[no-untyped-def]
         charts = driver.find_elements(By.CSS_SELECTOR, ".chart canvas")
         shown = cell.text
         driver.save_screenshot(str(ARTIFACTS / "machine-page.png"))
+        # an alarm: raise it, see it in the console, acknowledge it
+        post(4000.0)
+        driver.get(f"http://127.0.0.1:{port}/#/alarms")
+        wait.until(lambda d: "UNACK" in d.find_element(By.ID, "alarm-rows").text)
+
+        def click_ack(d):  # type: ignore[no-untyped-def]
+            d.find_element(By.CSS_SELECTOR, "#alarm-rows [data-act='ack']").click()
+            return True
+
+        WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(click_ack)
+        wait.until(lambda d: "acked" in d.find_element(By.ID, "alarm-rows").text)
+        driver.save_screenshot(str(ARTIFACTS / "alarms.png"))
         driver.get(f"http://127.0.0.1:{port}/#/deadletters")
         wait.until(ec.presence_of_element_located((By.XPATH, "//h1[text()='Dead letters']")))
         driver.save_screenshot(str(ARTIFACTS / "dead-letters.png"))
@@ -99,3 +112,5 @@ async def test_live_value_changes_in_the_browser(tmp_path: Path) -> None:
         assert result["charts"] >= 1
         assert "2222" in result["value"]
         assert isinstance(p, Platform)
+        journal = [j for j in await p.rules.journal() if j.get("user") == "operator"]
+        assert journal, "the acknowledgement was not journalled"

@@ -15,7 +15,7 @@ async function init() {
   for (const s of await api("/api/v1/latest")) state.latest.set(`${s.asset}/${s.tag}`, s);
   renderTree();
   connect();
-  refreshStatus(); setInterval(refreshStatus, 3000);
+  refreshStatus(); setInterval(refreshStatus, 3000); refreshAlarmCount();
   window.addEventListener("hashchange", route); route();
 }
 
@@ -23,6 +23,7 @@ function route() {
   const h = location.hash.slice(1) || "/";
   document.querySelectorAll("nav a").forEach((a) => a.classList.remove("active"));
   if (h.startsWith("/deadletters")) { $("#nav-dl").classList.add("active"); return showDeadLetters(); }
+  if (h.startsWith("/alarms")) { $("#nav-alarms").classList.add("active"); return showAlarms(); }
   $("#nav-plant").classList.add("active");
   if (h.startsWith("/asset/")) return showAsset(decodeURIComponent(h.slice(7)));
   showOverview();
@@ -165,6 +166,68 @@ async function refreshStatus() {
   } catch (e) { $("#status").textContent = "platform unreachable"; }
 }
 function renderTreeDots() { document.querySelectorAll(".node").forEach((n) => { const d = $(".dot", n); d.className = `dot ${assetStatus(n.dataset.path)}`; }); }
+
+const ALARM_FILTER = { show: "active", priority: "" };
+const STATE_LABEL = { normal: "normal", unacknowledged: "UNACK", acknowledged: "acked", rtn_unacknowledged: "RTN unack",
+  shelved: "shelved", suppressed: "suppressed", out_of_service: "out of service" };
+
+async function showAlarms() {
+  state.selected = null; renderTree(); clearCharts();
+  $("#content").innerHTML = `<h1>Alarms</h1><div class="crumbs">ISA-18.2 alarm console · acknowledge, shelve, comment · updates live</div>
+    <div class="filters">show <select id="f-show"><option value="active">active and unacknowledged</option><option value="all">all</option></select>
+    priority <select id="f-prio"><option value="">any</option><option>critical</option><option>high</option><option>medium</option><option>low</option></select>
+    <span id="alarm-metrics" class="hint"></span></div>
+    <table><thead><tr><th>priority</th><th>state</th><th>asset</th><th>alarm</th><th>value</th><th>since</th><th></th></tr></thead><tbody id="alarm-rows"></tbody></table>`;
+  $("#f-show").value = ALARM_FILTER.show; $("#f-prio").value = ALARM_FILTER.priority;
+  $("#f-show").addEventListener("change", (e) => { ALARM_FILTER.show = e.target.value; renderAlarms(); });
+  $("#f-prio").addEventListener("change", (e) => { ALARM_FILTER.priority = e.target.value; renderAlarms(); });
+  $("#alarm-rows").addEventListener("click", onAlarmAction);
+  await renderAlarms();
+}
+
+async function renderAlarms() {
+  const body = $("#alarm-rows"); if (!body) return;
+  const q = new URLSearchParams();
+  if (ALARM_FILTER.priority) q.set("priority", ALARM_FILTER.priority);
+  let rows = await api(`/api/v1/alarms?${q}`);
+  if (ALARM_FILTER.show === "active") rows = rows.filter((a) => a.active || !a.acknowledged);
+  body.innerHTML = rows.map((a) => `<tr class="st-${esc(a.state)}" data-id="${esc(a.id)}">
+    <td><span class="prio prio-${esc(a.priority)}">${esc(a.priority)}</span></td><td>${esc(STATE_LABEL[a.state] || a.state)}</td>
+    <td><a data-go="${esc(a.asset)}" style="color:var(--accent);cursor:pointer">${esc(a.asset)}</a></td>
+    <td>${esc(a.message || a.name || a.rule_id)}</td><td class="num">${a.value === null || a.value === undefined ? "" : esc(fmt(a.value))}</td>
+    <td>${a.since ? new Date(a.since / 1e6).toLocaleTimeString() : ""}</td>
+    <td>${!a.acknowledged && a.state !== "normal" ? `<button class="act" data-act="ack">Ack</button>` : ""}
+      ${a.state === "shelved" ? `<button class="act" data-act="unshelve">Unshelve</button>` : a.state !== "normal" && a.state !== "out_of_service" ? `<button class="act" data-act="shelve">Shelve 1h</button>` : ""}
+      <button class="act" data-act="comment">Comment</button></td></tr>`).join("") || `<tr><td colspan="7" class="hint">No alarms.</td></tr>`;
+  body.querySelectorAll("[data-go]").forEach((el) => el.addEventListener("click", () => { location.hash = `#/asset/${encodeURIComponent(el.dataset.go)}`; }));
+  try {
+    const m = await api("/api/v1/alarms/metrics");
+    const r = m.rate || {}, st = m.standing || {};
+    $("#alarm-metrics").textContent = `EEMUA 191: ${fmt(r.average ?? 0)} alarms per operator per 10 min on average, `
+      + `peak ${r.peak ?? 0} (${r.assessment || "-"}) · standing ${st.count ?? 0} · chattering ${(m.chattering || []).length}`;
+  } catch (e) { /* metrics are optional */ }
+}
+
+async function onAlarmAction(e) {
+  const b = e.target.closest("[data-act]"); if (!b) return;
+  const id = b.closest("tr").dataset.id, act = b.dataset.act;
+  const body = { user: "operator", comment: "" };
+  if (act === "comment") { const c = prompt("Comment"); if (!c) return; body.comment = c; }
+  if (act === "shelve") body.duration = "1h";
+  const r = await fetch(`/api/v1/alarms/${encodeURIComponent(id)}/${act}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  if (!r.ok) alert(`${act}: ${(await r.json()).detail || r.status}`);
+  await renderAlarms(); await refreshAlarmCount();
+}
+
+async function refreshAlarmCount() {
+  try {
+    const rows = await api("/api/v1/alarms");
+    const n = rows.filter((a) => !a.acknowledged && a.state !== "normal").length;
+    $("#alarm-count").textContent = n; $("#alarm-count").classList.toggle("alert", n > 0);
+    if (location.hash.startsWith("#/alarms")) await renderAlarms();
+  } catch (e) { /* the platform may run without the rules role */ }
+}
+setInterval(refreshAlarmCount, 2000);
 
 async function showDeadLetters() {
   state.selected = null; renderTree(); clearCharts();
