@@ -312,10 +312,10 @@ def bench(
 
 @app.command("eval")
 def evaluate(
-    suite: Annotated[str, typer.Argument(help="skab | nab | tep")],
+    suite: Annotated[str, typer.Argument(help="skab | nab | tep | cmapss | cwru | ai4i")],
     data: Annotated[Path, typer.Option("--data", help="Data set directory in its original layout.")],
     test_data: Annotated[
-        Path | None, typer.Option("--test-data", help="Separate test directory (tep).")
+        Path | None, typer.Option("--test-data", help="Separate test directory (tep, cwru).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
 ) -> None:

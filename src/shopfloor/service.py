@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from .api.live import LiveHub
 from .broker.embedded import EmbeddedBroker
-from .broker.rumqtt import RumqttBroker
 from .bus.base import Bus
 from .bus.memory import MemoryBus
 from .connectors.mqtt.client import MqttSource
@@ -127,7 +126,7 @@ class Platform:
         self.rules = RuleEngine(
             self.plant, self.bus, self.state, load_rules(rules_file) if rules_file else []
         )
-        self.broker: EmbeddedBroker | RumqttBroker | None = None
+        self.broker: Any = None  # EmbeddedBroker (amqtt) or broker.rumqtt.RumqttBroker
         self.mqtt_source: MqttSource | None = None
         self.http_port: int | None = None
         self.live = LiveHub(self.bus)
@@ -177,6 +176,8 @@ class Platform:
         if self.settings.mqtt.embedded:
             mqtt = self.settings.mqtt
             if mqtt.broker == "rumqttd":
+                from .broker.rumqtt import RumqttBroker
+
                 self.broker = RumqttBroker(
                     mqtt.host, mqtt.port, on_batch=self.pipeline.handle_mqtt_batch, topic_root=mqtt.topic_root
                 )

@@ -17,8 +17,16 @@ For each shape, in the same run and against the same broker with the same publis
    store's write returned - ``ts``.
    (Latency at saturation is also reported: there it is queueing in socket buffers.)
 
-The broker is this process's amqtt either way; in ``bare`` it forwards every message to the
-subscriber, in ``pipeline`` it hands them to ingest in-process and forwards nothing.
+The broker is ``broker`` (default: the platform's default, ``mqtt.broker``):
+
+* ``amqtt``: this process's amqtt; in ``bare`` it forwards every message to the subscriber, in
+  ``pipeline`` it hands them to ingest in-process and forwards nothing;
+* ``rumqttd``: rumqttd in a child process (:class:`RumqttBroker`); in ``pipeline`` ingest
+  receives through its in-process paho subscriber. Its CPU is outside this process and is
+  reported as ``broker_cpu`` (child CPU time / wall time).
+
+``broker="compare"`` runs both, shape by shape and broker after broker in the same run, and
+returns ``{"brokers": {"amqtt": {...}, "rumqttd": {...}}}`` with the usual keys under each.
 CPU is this process's CPU time / wall time (broker, ingest and store; 1.0 = one core busy);
 ``peak_rss_mb`` is this process's peak resident memory.
 """
@@ -45,6 +53,18 @@ GC_THRESHOLD = (50_000, 50, 1000)
 WINDOW = {"single": 500, "batch100": 20}  # messages in flight per device
 WARMUP_S = 1.0
 Progress = Callable[[str, float], None]
+BROKERS = ("amqtt", "rumqttd")
+
+
+def _broker(kind: str, on_batch: Any = None) -> Any:
+    """An embedded broker of ``kind`` on a free loopback port."""
+    if kind == "rumqttd":
+        from ..broker.rumqtt import RumqttBroker
+
+        return RumqttBroker("127.0.0.1", 0, on_batch=on_batch)
+    from ..broker.embedded import EmbeddedBroker
+
+    return EmbeddedBroker("127.0.0.1", 0, on_batch=on_batch)
 
 
 # -- device processes ---------------------------------------------------------------------------
@@ -202,36 +222,64 @@ def _plant(publishers: int) -> Any:
     return Plant.from_dict({"plant": {"enterprise": "bench"}, "asset": assets})
 
 
+def _proc_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) of process ``pid`` from /proc (None where unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _broker_pid(broker: Any) -> int | None:
+    proc = getattr(getattr(broker, "_broker", None), "_process", None)
+    return getattr(proc, "pid", None)
+
+
 class _Usage:
-    def __init__(self) -> None:
+    def __init__(self, other_pid: int | None = None) -> None:
         self.wall = time.perf_counter()
         self.cpu = time.process_time()
+        self.other_pid = other_pid
+        self.other_cpu = _proc_cpu_s(other_pid) if other_pid else None
 
     def cpu_share(self) -> float:
         return round((time.process_time() - self.cpu) / max(1e-9, time.perf_counter() - self.wall), 3)
 
+    def other_share(self) -> float | None:
+        if self.other_pid is None or self.other_cpu is None:
+            return None
+        now = _proc_cpu_s(self.other_pid)
+        if now is None:
+            return None
+        return round((now - self.other_cpu) / max(1e-9, time.perf_counter() - self.wall), 3)
 
-async def _window(duration_s: float, counter: Callable[[], int]) -> tuple[float, float]:
-    """Rate of ``counter`` over ``duration_s`` after a warm-up; returns (per second, cpu share)."""
+
+async def _window(
+    duration_s: float, counter: Callable[[], int], other_pid: int | None = None
+) -> tuple[float, float, float | None]:
+    """Rate of ``counter`` over ``duration_s`` after a warm-up.
+
+    Returns (per second, this process's cpu share, ``other_pid``'s cpu share or None).
+    """
     await asyncio.sleep(min(WARMUP_S, duration_s / 4))
-    c0, t0, usage = counter(), time.perf_counter(), _Usage()
+    c0, t0, usage = counter(), time.perf_counter(), _Usage(other_pid)
     await asyncio.sleep(duration_s)
-    return (counter() - c0) / (time.perf_counter() - t0), usage.cpu_share()
+    rate = (counter() - c0) / (time.perf_counter() - t0)
+    return rate, usage.cpu_share(), usage.other_share()
 
 
-async def _bare_phase(shape: str, publishers: int, duration_s: float) -> dict[str, Any]:
-    from ..broker.embedded import EmbeddedBroker
-
+async def _bare_phase(shape: str, publishers: int, duration_s: float, broker_kind: str) -> dict[str, Any]:
     per_msg = 1 if shape == "single" else TAGS
     ctx = mp.get_context("spawn")
     ready, stop, count = ctx.Event(), ctx.Event(), ctx.Value("q", 0, lock=False)
-    async with EmbeddedBroker("127.0.0.1", 0) as broker:
+    async with _broker(broker_kind) as broker:
         sub = ctx.Process(target=_bare, args=(broker.port, ready, stop, count), daemon=True)
         sub.start()
         await asyncio.to_thread(ready.wait, 60)
         devices = _Devices(broker.port, shape, publishers, seen=count)
         await devices.start()
-        rate, cpu = await _window(duration_s, lambda: int(count.value))
+        rate, cpu, broker_cpu = await _window(duration_s, lambda: int(count.value), _broker_pid(broker))
         sent = await devices.finish()
         await asyncio.sleep(0.2)
         stop.set()
@@ -243,13 +291,13 @@ async def _bare_phase(shape: str, publishers: int, duration_s: float) -> dict[st
         "cpu": cpu,
         "sent_messages": sent,
         "received_messages": received,
+        **({"broker_cpu": broker_cpu} if broker_cpu is not None else {}),
     }
 
 
 async def _pipeline_phase(
-    shape: str, publishers: int, duration_s: float, rate: float, tmp: Path
+    shape: str, publishers: int, duration_s: float, rate: float, tmp: Path, broker_kind: str = "amqtt"
 ) -> dict[str, Any]:
-    from ..broker.embedded import EmbeddedBroker
     from ..bus.memory import MemoryBus
     from ..core.sample import Sample
     from ..ingest.pipeline import Pipeline
@@ -268,20 +316,20 @@ async def _pipeline_phase(
 
     per_msg = 1 if shape == "single" else TAGS
     bus = MemoryBus(queue_size=10_000)
-    store = TimedStore(tmp / f"{shape}-{'paced' if rate else 'max'}.duckdb")
+    store = TimedStore(tmp / f"{shape}-{broker_kind}-{'paced' if rate else 'max'}.duckdb")
     await store.open()
     pipeline = Pipeline(_plant(publishers), bus)
     writer = StoreWriter(bus, store, flush_interval_s=0.02, flush_rows=20_000)
     await writer.start()
     dead = bus.subscribe("deadletters", "bench")
     try:
-        async with EmbeddedBroker("127.0.0.1", 0, on_batch=pipeline.handle_mqtt_batch) as broker:
+        async with _broker(broker_kind, on_batch=pipeline.handle_mqtt_batch) as broker:
             seen = mp.get_context("spawn").Value("q", 0, lock=False)
             follow = asyncio.create_task(_follow(seen, lambda: broker.stats()["received"]))
             devices = _Devices(broker.port, shape, publishers, seen, rate)
             await devices.start()
             lat.clear()
-            points_s, cpu = await _window(duration_s, lambda: writer.written)
+            points_s, cpu, broker_cpu = await _window(duration_s, lambda: writer.written, _broker_pid(broker))
             window = list(lat)
             sent = await devices.finish()
             follow.cancel()
@@ -303,6 +351,7 @@ async def _pipeline_phase(
             "max": round(float(all_ms.max()), 2),
         },
         "cpu": cpu,
+        **({"broker_cpu": broker_cpu} if broker_cpu is not None else {}),
         "sent_points": sent * per_msg,
         "stored_points": writer.written,
         "rejected": pipeline.stats()["rejected"],
@@ -312,19 +361,25 @@ async def _pipeline_phase(
 
 
 async def _shape(
-    shape: str, publishers: int, duration_s: float, progress: Progress | None, tmp: Path
+    shape: str,
+    publishers: int,
+    duration_s: float,
+    progress: Progress | None,
+    tmp: Path,
+    broker_kind: str = "amqtt",
+    label: str = "",
 ) -> dict[str, Any]:
     def say(msg: str, frac: float) -> None:
         if progress is not None:
-            progress(f"{shape}: {msg}", frac)
+            progress(f"{label}{shape}: {msg}", frac)
 
     say("bare subscriber (broker ceiling)", 0.0)
-    bare = await _bare_phase(shape, publishers, duration_s)
+    bare = await _bare_phase(shape, publishers, duration_s, broker_kind)
     say("pipeline to store", 0.34)
-    pipe = await _pipeline_phase(shape, publishers, duration_s, 0.0, tmp)
+    pipe = await _pipeline_phase(shape, publishers, duration_s, 0.0, tmp, broker_kind)
     paced_rate = max(10.0, 0.5 * min(bare["messages_per_s"], pipe["messages_per_s"]))
     say(f"latency at {paced_rate:.0f} msg/s", 0.67)
-    paced = await _pipeline_phase(shape, publishers, duration_s, paced_rate, tmp)
+    paced = await _pipeline_phase(shape, publishers, duration_s, paced_rate, tmp, broker_kind)
     ratio = pipe["points_per_s"] / bare["points_per_s"] if bare["points_per_s"] else None
     return {
         "bare": bare,
@@ -342,17 +397,41 @@ async def _shape(
     }
 
 
+def _default_broker() -> str:
+    from ..core.settings import MqttSettings
+
+    field = MqttSettings.model_fields.get("broker")
+    return str(field.default) if field is not None else "amqtt"
+
+
 def run(
-    duration_s: float = 30, publishers: int = 2, shape: str = "both", progress: Progress | None = None
+    duration_s: float = 30,
+    publishers: int = 2,
+    shape: str = "both",
+    progress: Progress | None = None,
+    broker: str | None = None,
 ) -> dict[str, Any]:
-    """Run the benchmark; returns a JSON-able dict (see the module docstring)."""
+    """Run the benchmark; returns a JSON-able dict (see the module docstring).
+
+    ``broker``: ``"amqtt"``, ``"rumqttd"``, ``"compare"`` (both, side by side), or None for
+    the platform's default (``mqtt.broker``).
+    """
     if shape not in ("single", "batch100", "both"):
         raise ValueError(f"shape must be 'single', 'batch100' or 'both', got {shape!r}")
+    broker = broker or _default_broker()
+    if broker not in (*BROKERS, "compare"):
+        raise ValueError(f"broker must be 'amqtt', 'rumqttd' or 'compare', got {broker!r}")
     shapes = ["single", "batch100"] if shape == "both" else [shape]
+    kinds = list(BROKERS) if broker == "compare" else [broker]
 
-    async def main() -> dict[str, Any]:
+    async def main() -> dict[str, dict[str, Any]]:
+        per: dict[str, dict[str, Any]] = {k: {} for k in kinds}
         with tempfile.TemporaryDirectory(prefix="shopfloor-bench-ingest-") as tmp:
-            return {s: await _shape(s, publishers, duration_s, progress, Path(tmp)) for s in shapes}
+            for s in shapes:  # brokers alternate shape by shape, so both see the same machine load
+                for k in kinds:
+                    label = f"{k}: " if broker == "compare" else ""
+                    per[k][s] = await _shape(s, publishers, duration_s, progress, Path(tmp), k, label)
+        return per
 
     started = time.perf_counter()
     # Ingest allocates ~10 objects a point; CPython's default cyclic-GC threshold (700) then
@@ -361,16 +440,28 @@ def run(
     old_gc = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLD)
     try:
-        results = asyncio.run(main())
+        per_broker = asyncio.run(main())
     finally:
         gc.set_threshold(*old_gc)
     out: dict[str, Any] = {
         "bench": "ingest",
+        "broker": broker,
         "duration_s": duration_s,
         "publishers": publishers,
         "cpus": os.cpu_count(),
-        **results,
     }
+    if broker == "compare":
+        out["brokers"] = {k: {**r, "targets": _targets(r, shapes)} for k, r in per_broker.items()}
+    else:
+        out.update(per_broker[broker])
+        out["targets"] = _targets(per_broker[broker], shapes)
+    out["gc_threshold"] = list(GC_THRESHOLD)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["wall_s"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _targets(results: dict[str, Any], shapes: list[str]) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     if "single" in results:
         r = results["single"]["vs_bare"]
@@ -388,8 +479,4 @@ def run(
         }
     p99 = max(results[s]["latency"]["p99"] for s in shapes)
     checks["p99_ms"] = {"value": p99, "target": TARGETS["p99_ms"], "meets_target": p99 <= TARGETS["p99_ms"]}
-    out["targets"] = checks
-    out["gc_threshold"] = list(GC_THRESHOLD)
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    out["wall_s"] = round(time.perf_counter() - started, 1)
-    return out
+    return checks

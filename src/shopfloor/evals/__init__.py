@@ -8,6 +8,8 @@ protocol (see ``docs/anomaly.md``):
 * ``nab``: NAB v1.1 scoring (standard, low-FP and low-FN profiles), normalised with
   the null and perfect detectors over the files present.
 * ``tep``: Tennessee Eastman, detection rate per fault and false alarm rate.
+* ``cmapss``, ``cwru``, ``ai4i``: remaining useful life, bearing fault classification and
+  tabular failure prediction (see ``docs/maintenance.md``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from shopfloor.core.errors import ConfigError
 
-SUITES: tuple[str, ...] = ("skab", "nab", "tep")
+SUITES: tuple[str, ...] = ("skab", "nab", "tep", "cmapss", "cwru", "ai4i")
 
 
 def run_suite(
@@ -42,4 +44,16 @@ def run_suite(
         from . import tep
 
         return tep.run(data, Path(test_data) if test_data is not None else None, progress)
+    if name == "cmapss":
+        from . import cmapss
+
+        return cmapss.run(data, progress)
+    if name == "cwru":
+        from . import cwru
+
+        return cwru.run(data, Path(test_data) if test_data is not None else None, progress)
+    if name == "ai4i":
+        from . import ai4i
+
+        return ai4i.run(data, progress)
     raise ConfigError(f"unknown eval suite {name!r}: choose one of {', '.join(SUITES)}")
