@@ -283,6 +283,9 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
     duration: Annotated[float, typer.Option(help="Seconds per measured phase (ingest).")] = 30.0,
     points: Annotated[int, typer.Option(help="Points to store (store).")] = 10_000_000,
+    broker: Annotated[
+        str | None, typer.Option(help="ingest: amqtt, rumqttd, or compare (both side by side).")
+    ] = None,
 ) -> None:
     """Measure one thing end to end, side by side with its reference.
 
@@ -293,7 +296,9 @@ def bench(
     if name == "ingest":
         from .bench.ingest import run as run_ingest
 
-        result = run_ingest(duration_s=duration)
+        if broker not in (None, "amqtt", "rumqttd", "compare"):
+            raise ShopfloorError(f"--broker {broker!r}: choose amqtt, rumqttd or compare")
+        result = run_ingest(duration_s=duration, broker=broker)
     elif name == "store":
         from .bench.store import run as run_store
 
