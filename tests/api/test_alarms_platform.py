@@ -9,9 +9,9 @@ import httpx
 
 from shopfloor.core.assets import Plant
 from shopfloor.core.settings import load_settings
-from shopfloor.service import Platform, run_platform
+from shopfloor.service import Platform
 
-from .conftest import PLANT
+from .conftest import PLANT, serving
 
 RULES = """
 [[rule]]
@@ -31,14 +31,7 @@ async def test_alarm_raised_acknowledged_and_returned(tmp_path: Path) -> None:
     settings = load_settings(
         overrides={"data_dir": tmp_path / "data", "rules": rules, "api": {"port": 0}, "mqtt": {"port": 0}}
     )
-    platform = Platform(settings, plant=Plant.from_dict(PLANT))
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_platform(platform, stop=stop))
-    try:
-        for _ in range(200):
-            if platform.http_port:
-                break
-            await asyncio.sleep(0.05)
+    async with serving(Platform(settings, plant=Plant.from_dict(PLANT))) as platform:
         base = f"http://127.0.0.1:{platform.http_port}/api/v1"
         cutter = "mill/converting/line1/cutter"
         async with httpx.AsyncClient() as c:
@@ -73,6 +66,3 @@ async def test_alarm_raised_acknowledged_and_returned(tmp_path: Path) -> None:
             assert any(j.get("user") == "olga" for j in journal)
             health = (await c.get(f"{base}/health")).json()
             assert "rules" in health
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)

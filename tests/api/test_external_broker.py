@@ -14,9 +14,9 @@ import pytest
 
 from shopfloor.core.assets import Plant
 from shopfloor.core.settings import load_settings
-from shopfloor.service import Platform, run_platform
+from shopfloor.service import Platform
 
-from .conftest import PLANT
+from .conftest import PLANT, serving
 
 
 def _mosquitto_up() -> bool:
@@ -46,15 +46,7 @@ async def test_platform_ingests_from_mosquitto(tmp_path: Path) -> None:
             "store": {"flush_interval_s": 0.1},
         }
     )
-    platform = Platform(settings, plant=Plant.from_dict(PLANT))
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_platform(platform, stop=stop))
-    try:
-        for _ in range(200):
-            if platform.http_port:
-                break
-            await asyncio.sleep(0.05)
-        assert platform.http_port
+    async with serving(Platform(settings, plant=Plant.from_dict(PLANT))) as platform:
 
         def publish() -> None:
             c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
@@ -75,6 +67,3 @@ async def test_platform_ingests_from_mosquitto(tmp_path: Path) -> None:
                 values = [r["value"] for r in rows if r["tag"] == "force"]
                 await asyncio.sleep(0.1)
         assert values == [77.0]
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)

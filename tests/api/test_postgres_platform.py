@@ -9,11 +9,11 @@ import httpx
 
 from shopfloor.core.assets import Plant
 from shopfloor.core.settings import load_settings
-from shopfloor.service import Platform, run_platform
+from shopfloor.service import Platform
 from shopfloor.store.postgres import PostgresStore
 
 from ..store.conftest_pg import pg_dsn, pg_schema  # noqa: F401  (fixtures)
-from .conftest import PLANT
+from .conftest import PLANT, serving
 
 CUTTER = "mill/converting/line1/cutter"
 
@@ -34,13 +34,7 @@ async def test_ingest_into_postgres_and_read_back(tmp_path: Path, pg_dsn: str, p
     )
     platform = Platform(settings, plant=Plant.from_dict(PLANT))
     assert isinstance(platform.store, PostgresStore)
-    stop = asyncio.Event()
-    task = asyncio.create_task(run_platform(platform, stop=stop))
-    try:
-        for _ in range(200):
-            if platform.http_port:
-                break
-            await asyncio.sleep(0.05)
+    async with serving(platform):
         base = f"http://127.0.0.1:{platform.http_port}/api/v1"
         now = time.time()
         body = [
@@ -73,6 +67,3 @@ async def test_ingest_into_postgres_and_read_back(tmp_path: Path, pg_dsn: str, p
             assert sum(p["sum"] for p in agg["points"]) == sum(range(30))
             health = (await c.get(f"{base}/health")).json()
             assert health["store"]["backend"] == "postgres"
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)

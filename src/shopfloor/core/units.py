@@ -60,41 +60,39 @@ def _normalise(unit: str) -> str:
     return _ALIASES.get(key.lower(), key)
 
 
+# What pint raises for a unit it cannot parse (it is not consistent about it).
+_PARSE_ERRORS = (
+    pint.errors.UndefinedUnitError,
+    pint.errors.DefinitionSyntaxError,
+    ValueError,
+    AttributeError,
+    TypeError,
+    AssertionError,
+)
+
+
+def _unit(text: str) -> pint.Unit:
+    try:
+        return registry().Unit(_normalise(text))
+    except _PARSE_ERRORS as err:
+        raise UnitError(f"unknown unit {text!r}") from err
+
+
 @lru_cache(maxsize=4096)
 def canonical(unit: str) -> str:
     """pint's canonical name for a unit; raises :class:`UnitError` if unknown."""
-    try:
-        return str(registry().Unit(_normalise(unit)))
-    except (
-        pint.errors.UndefinedUnitError,
-        pint.errors.DefinitionSyntaxError,
-        ValueError,
-        AttributeError,
-        TypeError,
-        AssertionError,
-    ) as err:
-        raise UnitError(f"unknown unit {unit!r}") from err
+    return str(_unit(unit))
 
 
 @lru_cache(maxsize=4096)
 def _linear(from_unit: str, to_unit: str) -> tuple[float, float]:
     reg = registry()
+    src, dst = _unit(from_unit), _unit(to_unit)
     try:
-        src = reg.Unit(_normalise(from_unit))
-        dst = reg.Unit(_normalise(to_unit))
         zero = reg.Quantity(0.0, src).to(dst).magnitude
         one = reg.Quantity(1.0, src).to(dst).magnitude
     except pint.errors.DimensionalityError as err:
         raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}: different dimensions") from err
-    except (
-        pint.errors.UndefinedUnitError,
-        pint.errors.DefinitionSyntaxError,
-        ValueError,
-        AttributeError,
-        TypeError,
-        AssertionError,
-    ) as err:
-        raise UnitError(f"unknown unit in {from_unit!r} -> {to_unit!r}") from err
     return float(one - zero), float(zero)
 
 
