@@ -30,6 +30,9 @@ function route() {
 }
 
 function assetStatus(path) {
+  for (const a of state.alarms || []) {
+    if (a.active && a.state !== "shelved" && a.state !== "out_of_service" && (a.asset === path || a.asset.startsWith(path + "/"))) return "bad";
+  }
   let newest = 0, bad = false, any = false;
   for (const [k, s] of state.latest) {
     if (k.startsWith(path + "/")) { any = true; newest = Math.max(newest, s.ts); if (s.quality === 0 && s.asset === path) bad = true; }
@@ -46,7 +49,7 @@ function renderTree() {
       const has = n.children.length > 0, open = state.open.has(n.path);
       out.push(`<div class="node ${state.selected === n.path ? "selected" : ""}" style="--depth:${depth}" data-path="${esc(n.path)}">
         <span class="twist" data-toggle="${esc(n.path)}">${has ? (open ? "▾" : "▸") : ""}</span>
-        <span class="dot ${assetStatus(n.path)}"></span><span>${esc(n.name)}</span><span class="lvl">${esc(n.level)}</span></div>`);
+        <span class="dot ${assetStatus(n.path)}" title="green: live data · amber: stale · red: active alarm or bad quality"></span><span>${esc(n.name)}</span><span class="lvl">${esc(n.level)}</span></div>`);
       if (has && open) walk(n.children, depth + 1);
     }
   };
@@ -222,6 +225,7 @@ async function onAlarmAction(e) {
 async function refreshAlarmCount() {
   try {
     const rows = await api("/api/v1/alarms");
+    state.alarms = rows; renderTreeDots();
     const n = rows.filter((a) => !a.acknowledged && a.state !== "normal").length;
     $("#alarm-count").textContent = n; $("#alarm-count").classList.toggle("alert", n > 0);
     if (location.hash.startsWith("#/alarms")) await renderAlarms();
