@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from shopfloor.core.errors import QueryError, StoreError, StoreUnavailable
+from shopfloor.core.errors import StoreError, StoreUnavailable
 from shopfloor.core.sample import Quality, Sample
 from shopfloor.store.embedded import EmbeddedStore
 
@@ -17,76 +16,6 @@ SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
 
 CUTTER = "mill/converting/line1/cutter"
-
-
-async def test_round_trip_keeps_types_and_quality(store: EmbeddedStore) -> None:
-    written = [
-        Sample(CUTTER, "force", T0, 812.5),
-        Sample(CUTTER, "count", T0, 42, Quality.UNCERTAIN),
-        Sample(CUTTER, "running", T0, True),
-        Sample(CUTTER, "state", T0, "cutting", Quality.BAD),
-        Sample(CUTTER, "running", T0 + SECOND, False),
-        Sample(CUTTER, "count", T0 + SECOND, -7),
-    ]
-    assert await store.write(written) == 6
-    got = {
-        (s.tag, s.ts): s
-        for tag in ("force", "count", "running", "state")
-        for s in await store.history(CUTTER, tag, T0, T0 + MINUTE)
-    }
-    assert got[("force", T0)].value == 812.5 and type(got[("force", T0)].value) is float
-    assert got[("count", T0)].value == 42 and type(got[("count", T0)].value) is int
-    assert got[("count", T0)].quality is Quality.UNCERTAIN
-    assert got[("count", T0 + SECOND)].value == -7
-    assert got[("running", T0)].value is True and got[("running", T0 + SECOND)].value is False
-    assert got[("state", T0)].value == "cutting" and got[("state", T0)].quality is Quality.BAD
-    assert len(got) == 6
-
-
-async def test_mixed_types_in_one_series_come_back_as_written(store: EmbeddedStore) -> None:
-    values = [1.5, 2, True, "x", float("nan")]
-    await store.write([Sample("a", "v", T0 + i, v) for i, v in enumerate(values)])
-    back = [s.value for s in await store.history("a", "v", T0, T0 + 10)]
-    assert back[:4] == [1.5, 2, True, "x"] and [type(v) for v in back[:4]] == [float, int, bool, str]
-    assert math.isnan(back[4])
-
-
-async def test_latest_is_newest_per_series_and_filters_on_path_segments(store: EmbeddedStore) -> None:
-    await store.write(
-        [
-            Sample("mill/line1/cutter", "force", T0 + 2 * SECOND, 3.0),
-            Sample("mill/line1/cutter", "force", T0 + 5 * SECOND, 5.0),
-            Sample("mill/line1/cutter", "force", T0 + 1 * SECOND, 1.0),  # older, out of order
-            Sample("mill/line1", "speed", T0, 9.0),
-            Sample("mill/line10/winder", "force", T0, 10.0),
-            Sample("mill/line1/cutter/blade", "state", T0, "sharp"),
-        ]
-    )
-    await store.write([Sample("mill/line1/cutter", "force", T0 + 4 * SECOND, 4.0)])  # older than known
-    everything = await store.latest()
-    assert [(s.asset, s.tag, s.value) for s in everything] == [
-        ("mill/line1", "speed", 9.0),
-        ("mill/line1/cutter", "force", 5.0),
-        ("mill/line1/cutter/blade", "state", "sharp"),
-        ("mill/line10/winder", "force", 10.0),
-    ]
-    line1 = await store.latest("mill/line1")
-    assert {s.asset for s in line1} == {"mill/line1", "mill/line1/cutter", "mill/line1/cutter/blade"}
-    assert {s.asset for s in await store.latest("mill/line1/")} == {s.asset for s in line1}
-    assert [s.asset for s in await store.latest("mill/line10")] == ["mill/line10/winder"]
-    assert await store.latest("mill/line") == []
-    assert (await store.latest("mill/line1/cutter"))[0].ts == T0 + 5 * SECOND
-
-
-async def test_history_range_is_half_open_ordered_and_limited(store: EmbeddedStore) -> None:
-    await store.write([Sample("a", "t", T0 + i * SECOND, float(i)) for i in reversed(range(10))])
-    got = await store.history("a", "t", T0 + 2 * SECOND, T0 + 5 * SECOND)
-    assert [s.value for s in got] == [2.0, 3.0, 4.0]
-    assert [s.value for s in await store.history("a", "t", T0, T0 + 10 * SECOND, limit=3)] == [0.0, 1.0, 2.0]
-    assert await store.history("a", "t", T0 + 10 * SECOND, T0 + 20 * SECOND) == []
-    assert await store.history("a", "nope", T0, T0 + 20 * SECOND) == []
-    with pytest.raises(QueryError):
-        await store.history("a", "t", T0, T0)
 
 
 async def test_compaction_keeps_every_row(tmp_path: Path) -> None:
