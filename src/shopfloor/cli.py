@@ -286,11 +286,15 @@ def bench(
     broker: Annotated[
         str | None, typer.Option(help="ingest: amqtt, rumqttd, or compare (both side by side).")
     ] = None,
+    backend: Annotated[
+        str, typer.Option(help="store: embedded or postgres (store.postgres_dsn).")
+    ] = "embedded",
 ) -> None:
     """Measure one thing end to end, side by side with its reference.
 
     Examples: shopfloor bench ingest --json
               shopfloor bench store --json
+              shopfloor bench store --backend postgres --points 1000000 --json
     """
     _setup_logging("WARNING")
     if name == "ingest":
@@ -300,9 +304,16 @@ def bench(
             raise ShopfloorError(f"--broker {broker!r}: choose amqtt, rumqttd or compare")
         result = run_ingest(duration_s=duration, broker=broker)
     elif name == "store":
-        from .bench.store import run as run_store
+        if backend == "postgres":
+            from .bench.store_pg import run as run_store_pg
 
-        result = run_store(points=points)
+            result = run_store_pg(points=points)
+        elif backend == "embedded":
+            from .bench.store import run as run_store
+
+            result = run_store(points=points)
+        else:
+            raise ShopfloorError(f"--backend {backend!r}: choose embedded or postgres")
     elif name == "detect":
         from .bench.detect import run as run_detect
 

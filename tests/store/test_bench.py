@@ -7,6 +7,8 @@ from pathlib import Path
 
 from shopfloor.bench.store import TARGETS, run
 
+from .conftest_pg import pg_dsn  # noqa: F401  (fixture)
+
 
 def test_bench_store_small_run_reports_sane_numbers(tmp_path: Path) -> None:
     phases: list[str] = []
@@ -26,3 +28,16 @@ def test_bench_store_small_run_reports_sane_numbers(tmp_path: Path) -> None:
     assert raw["write_points_per_s"] > 0 and raw["one_tag_rollup_ms"]["p50"] > 0
     assert set(result["vs_raw"]) >= {"write", "one_tag_rollup", "all_tag_rollup_arrow"}
     assert result["peak_rss_mb"] > 0 and result["cpu_s"]["total"] > 0
+
+
+def test_bench_store_postgres_small_run(pg_dsn: str) -> None:  # noqa: F811
+    from shopfloor.bench.store_pg import run as run_pg
+
+    result = run_pg(points=20_000, tags=200, dsn=pg_dsn)
+    json.dumps(result)
+    ours, raw = result["shopfloor"], result["raw_postgres"]
+    assert result["backend"] == "postgres" and result["data"]["points"] == 20_000
+    assert ours["write_columns"]["points"] == 20_000 and ours["write_columns"]["points_per_s"] > 0
+    assert ours["latest_count"] == 200
+    assert 0 < ours["one_tag_rollup_ms"]["p50"] <= ours["one_tag_rollup_ms"]["p99"]
+    assert raw["write_points_per_s"] > 0 and set(result["vs_raw"]) >= {"write", "one_tag_rollup"}
