@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 
 from .api.live import LiveHub
+from .broker.base import EmbeddedBrokerBase
 from .broker.embedded import EmbeddedBroker
 from .bus.base import Bus
 from .bus.memory import MemoryBus
@@ -126,7 +127,7 @@ class Platform:
         self.rules = RuleEngine(
             self.plant, self.bus, self.state, load_rules(rules_file) if rules_file else []
         )
-        self.broker: Any = None  # EmbeddedBroker (amqtt) or broker.rumqtt.RumqttBroker
+        self.broker: EmbeddedBrokerBase | None = None  # amqtt or rumqttd
         self.mqtt_source: MqttSource | None = None
         self.http_port: int | None = None
         self.live = LiveHub(self.bus)
@@ -328,7 +329,6 @@ async def _serve_http(platform: Platform) -> tuple[Any, asyncio.Task[Any]]:
     host, port = platform.settings.api.host, platform.settings.api.port
     config = uvicorn.Config(create_app(platform), host=host, port=port, log_level="critical", lifespan="off")
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     serve = asyncio.create_task(server.serve(), name="http")
     while not server.started:
         if serve.done():

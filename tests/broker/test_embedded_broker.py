@@ -7,39 +7,19 @@ import json
 import shutil
 import socket
 import subprocess
-import time
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from shopfloor.broker.embedded import EmbeddedBroker
+from shopfloor.broker.rumqtt import RumqttBroker
 from shopfloor.bus.memory import MemoryBus
 from shopfloor.core.assets import Plant
 from shopfloor.core.errors import BrokerError
 from shopfloor.ingest.pipeline import Pipeline
 
-
-async def eventually(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
-async def paho_client(port: int, name: str) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    await eventually(client.is_connected)
-    return client
-
-
-async def publish(client: mqtt.Client, topic: str, payload: str | bytes) -> None:
-    """QoS 1, waiting for the broker's ack in a thread (the broker runs on this loop)."""
-    info = client.publish(topic, payload, qos=1)
-    await asyncio.to_thread(info.wait_for_publish, 5)
-    assert info.is_published()
+from .conftest import eventually, paho_client, publish
 
 
 @pytest.mark.skipif(shutil.which("mosquitto_pub") is None, reason="mosquitto_pub is not installed")
@@ -104,7 +84,8 @@ async def test_stop_frees_the_port() -> None:
         _ = EmbeddedBroker().port
 
 
-async def test_broker_to_pipeline_end_to_end() -> None:
+@pytest.mark.parametrize("broker_class", [EmbeddedBroker, RumqttBroker], ids=["amqtt", "rumqttd"])
+async def test_broker_to_pipeline_end_to_end(broker_class: type) -> None:
     plant = Plant.from_dict(
         {
             "asset": [
@@ -116,8 +97,8 @@ async def test_broker_to_pipeline_end_to_end() -> None:
     samples = bus.subscribe("samples", "t")
     dead = bus.subscribe("deadletters", "t")
     pipeline = Pipeline(plant, bus)
-    async with EmbeddedBroker("127.0.0.1", 0, on_message=pipeline.handle_mqtt) as broker:
-        pub = await paho_client(broker.port, "dev-1")
+    async with broker_class("127.0.0.1", 0, on_message=pipeline.handle_mqtt) as broker:
+        pub = await paho_client(broker.port, f"dev-{broker_class.__name__}")
         body = {"values": {"temp": {"value": 212, "unit": "degF"}, "on": True}}
         await publish(pub, "shopfloor/v1/s/a/l/m/data", json.dumps(body))
         await publish(pub, "shopfloor/v1/s/a/l/m/data/temp", b"not json")

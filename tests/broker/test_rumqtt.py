@@ -3,45 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from shopfloor.broker.embedded import EmbeddedBroker
 from shopfloor.broker.rumqtt import NATIVE_MAX_PACKET, RumqttBroker
-from shopfloor.bus.memory import MemoryBus
 from shopfloor.core.assets import Plant
 from shopfloor.core.errors import BrokerError
 from shopfloor.core.settings import load_settings
-from shopfloor.ingest.pipeline import Pipeline
 from shopfloor.service import Platform
 
-from .conftest import Received
+from .conftest import Received, eventually, paho_client
 
 N = 10_000
-
-
-async def eventually(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
-async def paho_client(port: int, name: str) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name)
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    await eventually(client.is_connected)
-    return client
 
 
 def _listening(port: int) -> bool:
@@ -152,38 +131,6 @@ async def test_quiet_on_stdout(capfd: pytest.CaptureFixture[str]) -> None:
         pub.loop_stop()
     out, err = capfd.readouterr()
     assert out == "" and err == ""
-
-
-async def test_broker_to_pipeline_end_to_end() -> None:
-    plant = Plant.from_dict(
-        {
-            "asset": [
-                {"path": "s/a/l/m", "tag": [{"name": "temp", "unit": "degC"}, {"name": "on", "type": "bool"}]}
-            ]
-        }
-    )
-    bus = MemoryBus()
-    samples = bus.subscribe("samples", "t")
-    dead = bus.subscribe("deadletters", "t")
-    pipeline = Pipeline(plant, bus)
-    async with RumqttBroker("127.0.0.1", 0, on_message=pipeline.handle_mqtt) as broker:
-        pub = await paho_client(broker.port, "dev-4")
-        body = {"values": {"temp": {"value": 212, "unit": "degF"}, "on": True}}
-        for topic, payload in [
-            ("shopfloor/v1/s/a/l/m/data", json.dumps(body)),
-            ("shopfloor/v1/s/a/l/m/data/temp", b"not json"),
-            ("shopfloor/v1/cmd/s/a/l/m/reset", b"1"),
-        ]:
-            await asyncio.to_thread(pub.publish(topic, payload, qos=1).wait_for_publish, 5)
-        await eventually(lambda: samples.depth and dead.depth)
-        pub.disconnect()
-        pub.loop_stop()
-    await bus.close()
-    got = [s async for b in samples for s in b]
-    assert {s.tag: s.value for s in got} == {"temp": pytest.approx(100.0), "on": True}
-    [letter] = [d async for b in dead for d in b]
-    assert letter.reason == "malformed" and letter.payload == b"not json"
-    assert pipeline.stats()["ignored"] == 1
 
 
 @pytest.mark.skipif(shutil.which("mosquitto_pub") is None, reason="mosquitto_pub is not installed")

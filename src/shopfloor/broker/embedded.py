@@ -37,6 +37,7 @@ from amqtt.errors import BrokerError as AmqttBrokerError
 from amqtt.plugins.base import BasePlugin
 
 from ..core.errors import BrokerError
+from .base import EmbeddedBrokerBase
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class _HookedBroker(Broker):
 HOOK_MODE = "override"  # "override" (faster, see bench) or "plugin" (amqtt's plugin event)
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(EmbeddedBrokerBase):
     """An MQTT broker inside this process; ``port=0`` picks a free port (see :attr:`port`).
 
     ``on_message(topic, payload)`` or ``on_batch([(topic, payload), ...])`` receives every
@@ -158,17 +159,6 @@ class EmbeddedBroker:
         self._max_connections = max_connections
         self._hook = _Hook(on_message, on_batch) if (on_message or on_batch) else None
         self._broker: Broker | None = None
-
-    @property
-    def port(self) -> int:
-        """The port the broker listens on (the chosen one when started with port 0)."""
-        if self._port is None:
-            raise BrokerError("the embedded broker is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
     def _config(self) -> dict[str, Any]:
         plugins: dict[str, Any] = {
@@ -248,13 +238,6 @@ class EmbeddedBroker:
             "handler_failures": hook.failed if hook else 0,
             "queued": len(hook.queue) if hook else 0,
         }
-
-    async def __aenter__(self) -> EmbeddedBroker:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 def _no_startup_traceback(record: logging.LogRecord) -> bool:

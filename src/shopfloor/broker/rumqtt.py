@@ -40,6 +40,7 @@ from typing import Any, Literal
 from ..connectors.mqtt.client import MqttSource
 from ..connectors.mqtt.config import MqttSourceConfig
 from ..core.errors import BrokerError
+from .base import EmbeddedBrokerBase
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def _connect_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
-class RumqttBroker:
+class RumqttBroker(EmbeddedBrokerBase):
     """rumqttd in a child process plus an in-process subscriber feeding ingest.
 
     Mirrors :class:`shopfloor.broker.embedded.EmbeddedBroker`: ``start``/``stop``, ``port``
@@ -191,17 +192,6 @@ class RumqttBroker:
         self._broker: Any = None  # iotcore.Broker
         self._source: MqttSource | None = None
         self._last_source: MqttSource | None = None  # kept for stats() after stop()
-
-    @property
-    def port(self) -> int:
-        """The port the broker listens on (the chosen one when started with port 0)."""
-        if self._port is None:
-            raise BrokerError("the embedded broker is not started")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
     async def start(self, timeout_s: float = 10.0) -> None:
         """Start rumqttd and (with a handler) the subscriber; :class:`BrokerError` names a taken port."""
@@ -306,13 +296,6 @@ class RumqttBroker:
             "subscriber": self._subscriber,
             "running": bool(self._broker is not None and self._broker.is_running),
         }
-
-    async def __aenter__(self) -> RumqttBroker:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
 
 def _quiet_iotcore() -> None:
