@@ -109,19 +109,27 @@ async def _timed(fn: Callable[[], Awaitable[Any]], runs: int) -> list[float]:
     return out
 
 
+async def write_all(
+    store: Any, keys: list[tuple[str, str]], tags: int, steps: int, period: int, report: Progress
+) -> tuple[int, float]:
+    """Write the whole data set with ``store.write_columns``; (points written, seconds spent writing)."""
+    written, elapsed = 0, 0.0
+    for idx, ts, values in _batches(tags, steps, period):
+        start = time.perf_counter()
+        written += await store.write_columns(keys, idx, ts, values)
+        elapsed += time.perf_counter() - start
+        report("write", written / (tags * steps))
+    return written, elapsed
+
+
 async def _bench_shopfloor(work: Path, points: int, tags: int, report: Progress, cpu: _Cpu) -> dict[str, Any]:
     tags, steps, period, keys = _layout(points, tags)
     store = EmbeddedStore(work / "timeseries.duckdb")
     await store.open()
     result: dict[str, Any] = {"tags": tags, "points": tags * steps, "period_s": period / 1e9}
     try:
-        written, elapsed = 0, 0.0
         with cpu.measure():
-            for idx, ts, values in _batches(tags, steps, period):
-                start = time.perf_counter()
-                written += await store.write_columns(keys, idx, ts, values)
-                elapsed += time.perf_counter() - start
-                report("write", written / (tags * steps))
+            written, elapsed = await write_all(store, keys, tags, steps, period, report)
         rate = written / elapsed
         result["write_columns"] = {
             "points": written,

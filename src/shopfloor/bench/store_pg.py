@@ -25,7 +25,7 @@ import numpy as np
 from ..core.settings import StoreSettings
 from ..store.columns import encode_columns
 from ..store.pg_copy import copy_buffer
-from .store import MINUTE, SPAN_NS, T0, TARGETS, Progress, _batches, _latency, _layout, _timed
+from .store import MINUTE, SPAN_NS, T0, TARGETS, Progress, _batches, _latency, _layout, _timed, write_all
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -38,12 +38,7 @@ async def _ours(dsn: str, schema: str, points: int, tags: int, report: Progress)
     await store.open()
     out: dict[str, Any] = {"tags": tags, "points": tags * steps, "period_s": period / 1e9}
     try:
-        written, elapsed = 0, 0.0
-        for idx, ts, values in _batches(tags, steps, period):
-            start = time.perf_counter()
-            written += await store.write_columns(keys, idx, ts, values)
-            elapsed += time.perf_counter() - start
-            report("write", written / (tags * steps))
+        written, elapsed = await write_all(store, keys, tags, steps, period, report)
         rate = written / elapsed
         out["write_columns"] = {
             "points": written,
