@@ -122,6 +122,19 @@ async def write_all(
     return written, elapsed
 
 
+def write_report(written: int, elapsed: float) -> dict[str, Any]:
+    """Points, seconds and rate of a write phase, next to the write target."""
+    rate = written / elapsed
+    return {
+        "points": written,
+        "seconds": round(elapsed, 3),
+        "points_per_s": round(rate),
+        "target": TARGETS["write_points_per_s"],
+        "vs_target": round(rate / TARGETS["write_points_per_s"], 2),
+        "meets_target": rate >= TARGETS["write_points_per_s"],
+    }
+
+
 async def _bench_shopfloor(work: Path, points: int, tags: int, report: Progress, cpu: _Cpu) -> dict[str, Any]:
     tags, steps, period, keys = _layout(points, tags)
     store = EmbeddedStore(work / "timeseries.duckdb")
@@ -130,15 +143,7 @@ async def _bench_shopfloor(work: Path, points: int, tags: int, report: Progress,
     try:
         with cpu.measure():
             written, elapsed = await write_all(store, keys, tags, steps, period, report)
-        rate = written / elapsed
-        result["write_columns"] = {
-            "points": written,
-            "seconds": round(elapsed, 3),
-            "points_per_s": round(rate),
-            "target": TARGETS["write_points_per_s"],
-            "vs_target": round(rate / TARGETS["write_points_per_s"], 2),
-            "meets_target": rate >= TARGETS["write_points_per_s"],
-        }
+        result["write_columns"] = write_report(written, elapsed)
         compact_s = (await store.stats())["compaction_s"]
         result["write_columns"]["of_which_compaction_s"] = compact_s
         # for reading only: the rate if the sort-by-series compaction were free (it is not)
@@ -199,16 +204,7 @@ async def _bench_write_samples(
             report("write samples", written / (tags * steps))
     finally:
         await store.close()
-    rate = written / elapsed
-    target = TARGETS["write_points_per_s"]
-    return {
-        "points": written,
-        "seconds": round(elapsed, 3),
-        "points_per_s": round(rate),
-        "target": target,
-        "vs_target": round(rate / target, 2),
-        "meets_target": rate >= target,
-    }
+    return write_report(written, elapsed)
 
 
 def _bench_raw(work: Path, points: int, tags: int, report: Progress) -> dict[str, Any]:

@@ -25,7 +25,19 @@ import numpy as np
 from ..core.settings import StoreSettings
 from ..store.columns import encode_columns
 from ..store.pg_copy import copy_buffer
-from .store import MINUTE, SPAN_NS, T0, TARGETS, Progress, _batches, _latency, _layout, _timed, write_all
+from .store import (
+    MINUTE,
+    SPAN_NS,
+    T0,
+    TARGETS,
+    Progress,
+    _batches,
+    _latency,
+    _layout,
+    _timed,
+    write_all,
+    write_report,
+)
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -39,14 +51,7 @@ async def _ours(dsn: str, schema: str, points: int, tags: int, report: Progress)
     out: dict[str, Any] = {"tags": tags, "points": tags * steps, "period_s": period / 1e9}
     try:
         written, elapsed = await write_all(store, keys, tags, steps, period, report)
-        rate = written / elapsed
-        out["write_columns"] = {
-            "points": written,
-            "seconds": round(elapsed, 3),
-            "points_per_s": round(rate),
-            "target": TARGETS["write_points_per_s"],
-            "vs_target": round(rate / TARGETS["write_points_per_s"], 2),
-        }
+        out["write_columns"] = write_report(written, elapsed)
         rng = np.random.default_rng(2)
         end = T0 + SPAN_NS
 
