@@ -9,6 +9,9 @@ Subjects used by the platform:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -47,3 +50,18 @@ class Bus(ABC):
     @abstractmethod
     def stats(self) -> dict[str, Any]:
         """Per-subscriber queue depth, delivered, dropped and blocked-time counters."""
+
+
+async def drain_and_stop(
+    sub: Subscription, consume: asyncio.Task[None], tick: asyncio.Task[None], deadline: float
+) -> None:
+    """Stop a bus consumer: let ``sub`` drain what is queued (until ``deadline``, a monotonic
+    time), close it, cancel the ``tick`` task and wait for ``consume`` to finish the rest."""
+    while getattr(sub, "depth", 0) and time.monotonic() < deadline and not consume.done():
+        await asyncio.sleep(0.005)
+    await sub.close()
+    tick.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tick
+    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(consume, max(0.1, deadline - time.monotonic()))

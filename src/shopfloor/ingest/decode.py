@@ -89,16 +89,24 @@ _ANY = msgspec.json.Decoder()
 _CONVERT_ERRORS = (msgspec.ValidationError, TypeError)
 
 
+_JSON_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+
+
+def _malformed(err: Exception) -> DecodeError:
+    """The one message for JSON that cannot be read (msgspec, nesting or UTF-8 errors)."""
+    if isinstance(err, RecursionError):
+        return DecodeError("malformed JSON: nested too deeply")
+    if isinstance(err, UnicodeDecodeError):
+        return DecodeError(f"malformed JSON: invalid UTF-8 at byte {err.start}")
+    return DecodeError(f"malformed JSON: {err}")
+
+
 def decode_json(payload: bytes) -> Any:
     """Any JSON value; :class:`DecodeError` for malformed JSON, numbers out of range, deep nesting."""
     try:
         return _ANY.decode(payload)
-    except msgspec.DecodeError as err:
-        raise DecodeError(f"malformed JSON: {err}") from None
-    except RecursionError:
-        raise DecodeError("malformed JSON: nested too deeply") from None
-    except UnicodeDecodeError as err:
-        raise DecodeError(f"malformed JSON: invalid UTF-8 at byte {err.start}") from None
+    except _JSON_ERRORS as err:
+        raise _malformed(err) from None
 
 
 def decode_points(payload: bytes) -> tuple[list[Point | DecodeError], bool]:
@@ -111,12 +119,8 @@ def decode_points(payload: bytes) -> tuple[list[Point | DecodeError], bool]:
         out = _TYPED.decode(payload)
     except msgspec.ValidationError:
         pass  # valid JSON, but not an object or an array of objects: look item by item
-    except msgspec.DecodeError as err:
-        raise DecodeError(f"malformed JSON: {err}") from None
-    except RecursionError:
-        raise DecodeError("malformed JSON: nested too deeply") from None
-    except UnicodeDecodeError as err:
-        raise DecodeError(f"malformed JSON: invalid UTF-8 at byte {err.start}") from None
+    except _JSON_ERRORS as err:
+        raise _malformed(err) from None
     else:
         if isinstance(out, list):
             if not out:

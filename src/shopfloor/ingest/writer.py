@@ -20,13 +20,12 @@ growing without end.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from ..bus.base import Bus, Subscription
+from ..bus.base import Bus, Subscription, drain_and_stop
 from ..core.errors import StoreError
 from ..core.sample import DeadLetter, Sample
 from ..store.base import TimeSeriesStore
@@ -92,17 +91,8 @@ class _BatchWriter(Generic[T]):
         if sub is None:
             return
         deadline = time.monotonic() + self.stop_timeout_s
-        while getattr(sub, "depth", 0) and time.monotonic() < deadline and not self._tasks[0].done():
-            await asyncio.sleep(0.005)
-        await sub.close()
         consume, tick = self._tasks
-        tick.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tick
-        try:
-            await asyncio.wait_for(consume, timeout=max(0.1, deadline - time.monotonic()))
-        except (TimeoutError, asyncio.CancelledError):
-            pass
+        await drain_and_stop(sub, consume, tick, deadline)
         self._tasks = []
         self._sub = None
         while self._buffer and time.monotonic() < deadline:

@@ -15,7 +15,6 @@ own timestamps.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -23,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..bus.base import Bus, Subscription
+from ..bus.base import Bus, Subscription, drain_and_stop
 from ..core.assets import Plant
 from ..core.clock import NS, Clock, WallClock, parse_duration
 from ..core.errors import AlarmError, BusClosed, ConfigError, StoreError
@@ -187,16 +186,8 @@ class RuleEngine:
         sub = self._sub
         if sub is None:
             return
-        deadline = time.monotonic() + timeout_s
-        while getattr(sub, "depth", 0) and time.monotonic() < deadline and not self._tasks[0].done():
-            await asyncio.sleep(0.005)
-        await sub.close()
         consume, tick = self._tasks
-        tick.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tick
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(consume, max(0.1, deadline - time.monotonic()))
+        await drain_and_stop(sub, consume, tick, time.monotonic() + timeout_s)
         self._tasks = []
         self._sub = None
         self._dirty |= self._touched
