@@ -33,6 +33,10 @@ dl_app = typer.Typer(help="Dead letters: rejected inputs with their reason.", no
 app.add_typer(plant_app, name="plant")
 app.add_typer(dl_app, name="deadletters")
 
+#: Modules that add their own commands: each exposes ``register(app: typer.Typer)`` and
+#: keeps heavy imports inside its command functions so ``shopfloor --help`` stays fast.
+PLUGINS: tuple[str, ...] = ()
+
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file.")]
 DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default ./data).")]
 
@@ -279,7 +283,7 @@ def sim(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="ingest | store | detect")],
+    name: Annotated[str, typer.Argument(help="ingest | store | detect | ... (see shopfloor.bench.REGISTRY)")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object as the last line.")] = False,
     duration: Annotated[float, typer.Option(help="Seconds per measured phase (ingest).")] = 30.0,
     points: Annotated[int, typer.Option(help="Points to store (store).")] = 10_000_000,
@@ -314,12 +318,10 @@ def bench(
             result = run_store(points=points)
         else:
             raise ShopfloorError(f"--backend {backend!r}: choose embedded or postgres")
-    elif name == "detect":
-        from .bench.detect import run as run_detect
-
-        result = run_detect()
     else:
-        raise ShopfloorError(f"unknown benchmark {name!r}: choose ingest, store or detect")
+        from .bench import run_bench
+
+        result = run_bench(name, duration_s=duration, points=points, broker=broker, backend=backend)
     text = json.dumps(result, default=str)
     if not as_json:
         typer.echo(json.dumps(result, indent=2, default=str))
@@ -328,7 +330,10 @@ def bench(
 
 @app.command("eval")
 def evaluate(
-    suite: Annotated[str, typer.Argument(help="skab | nab | tep | cmapss | cwru | ai4i")],
+    suite: Annotated[
+        str,
+        typer.Argument(help="skab | nab | tep | cmapss | cwru | ai4i | ... (see shopfloor.evals.REGISTRY)"),
+    ],
     data: Annotated[Path, typer.Option("--data", help="Data set directory in its original layout.")],
     test_data: Annotated[
         Path | None, typer.Option("--test-data", help="Separate test directory (tep, cwru).")
@@ -506,6 +511,16 @@ def deadletters_list(
             typer.echo(f"{r['ts']} {r['source']:<5} {r['reason']:<14} {r['topic']}  {r['error']}")
 
     _run(main())
+
+
+def _register_plugins() -> None:
+    import importlib
+
+    for module_name in PLUGINS:
+        importlib.import_module(module_name).register(app)
+
+
+_register_plugins()
 
 
 def main() -> None:

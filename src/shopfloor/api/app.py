@@ -5,6 +5,7 @@ OpenAPI is served at ``/docs`` (Swagger UI) and ``/openapi.json``.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..core.errors import QueryError, ShopfloorError, StoreUnavailable
-from . import alarms, data, system
+
+#: Router modules under ``shopfloor.api``, each exposing ``router`` (mounted under
+#: ``/api/v1``). Add a line here to add a router.
+ROUTERS: tuple[str, ...] = ("system", "data", "alarms")
 
 if TYPE_CHECKING:
     from ..service import Platform
@@ -30,9 +34,9 @@ def create_app(platform: Platform) -> FastAPI:
         "dead letters, health and metrics.",
     )
     app.state.platform = platform
-    app.include_router(system.router, prefix="/api/v1")
-    app.include_router(data.router, prefix="/api/v1")
-    app.include_router(alarms.router, prefix="/api/v1")
+    for module_name in ROUTERS:
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        app.include_router(module.router, prefix="/api/v1")
 
     @app.exception_handler(QueryError)
     async def _query_error(_: Request, err: QueryError) -> JSONResponse:

@@ -14,12 +14,24 @@ protocol (see ``docs/anomaly.md``):
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
 from shopfloor.core.errors import ConfigError
 
-SUITES: tuple[str, ...] = ("skab", "nab", "tep", "cmapss", "cwru", "ai4i")
+#: suite name -> (module under ``shopfloor.evals``, whether it takes ``--test-data``).
+#: A suite module exposes ``run(data, progress)`` or, when it takes a test
+#: directory, ``run(data, test_data, progress)``. Add a line here to add a suite.
+REGISTRY: dict[str, tuple[str, bool]] = {
+    "skab": ("skab", False),
+    "nab": ("nab", False),
+    "tep": ("tep", True),
+    "cmapss": ("cmapss", False),
+    "cwru": ("cwru", True),
+    "ai4i": ("ai4i", False),
+}
+SUITES: tuple[str, ...] = tuple(REGISTRY)
 
 
 def run_suite(
@@ -29,31 +41,15 @@ def run_suite(
     progress: Callable[[str, float], None] | None = None,
 ) -> dict:
     """Run one suite on ``data`` and return its metrics as a JSON-ready dict."""
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown eval suite {name!r}: choose one of {', '.join(SUITES)}")
     data = Path(data)
     if not data.is_dir():
         raise ConfigError(f"--data {data}: not a directory")
-    if name == "skab":
-        from . import skab
-
-        return skab.run(data, progress)
-    if name == "nab":
-        from . import nab
-
-        return nab.run(data, progress)
-    if name == "tep":
-        from . import tep
-
-        return tep.run(data, Path(test_data) if test_data is not None else None, progress)
-    if name == "cmapss":
-        from . import cmapss
-
-        return cmapss.run(data, progress)
-    if name == "cwru":
-        from . import cwru
-
-        return cwru.run(data, Path(test_data) if test_data is not None else None, progress)
-    if name == "ai4i":
-        from . import ai4i
-
-        return ai4i.run(data, progress)
-    raise ConfigError(f"unknown eval suite {name!r}: choose one of {', '.join(SUITES)}")
+    module_name, takes_test = REGISTRY[name]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    if takes_test:
+        return module.run(data, Path(test_data) if test_data is not None else None, progress)
+    if test_data is not None:
+        raise ConfigError(f"eval {name} takes no --test-data")
+    return module.run(data, progress)
