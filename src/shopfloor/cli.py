@@ -35,7 +35,9 @@ app.add_typer(dl_app, name="deadletters")
 
 #: Modules that add their own commands: each exposes ``register(app: typer.Typer)`` and
 #: keeps heavy imports inside its command functions so ``shopfloor --help`` stays fast.
-PLUGINS: tuple[str, ...] = ()
+PLUGINS: tuple[str, ...] = (
+    "shopfloor.maintenance.cli",
+)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file.")]
 DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (default ./data).")]

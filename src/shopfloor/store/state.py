@@ -90,6 +90,29 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX alarm_journal_alarm_ts ON alarm_journal(alarm_id, ts)
         """,
     ),
+    Migration(
+        3,
+        "maintenance work orders",
+        """
+        CREATE TABLE work_orders(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            asset TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            planned_start INTEGER,
+            duration_h INTEGER NOT NULL,
+            technicians INTEGER NOT NULL,
+            failure_probability REAL NOT NULL DEFAULT 0,
+            expected_cost REAL NOT NULL DEFAULT 0,
+            plan_id TEXT NOT NULL DEFAULT '',
+            created_by TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX work_orders_asset ON work_orders(asset, state)
+        """,
+    ),
 ]
 
 
