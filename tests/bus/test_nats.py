@@ -8,15 +8,12 @@ skips the tests with the reason, except under ``CI=true``, where it fails them.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,45 +21,9 @@ from shopfloor.bus.nats import NatsBus
 from shopfloor.core.errors import BusClosed, BusError
 from shopfloor.core.sample import DeadLetter, Quality, Sample
 
-NATS_URL = os.environ.get("SHOPFLOOR_TEST_NATS_URL", "nats://127.0.0.1:4222")
+from .conftest import NATS_URL
+
 T0 = 1_700_000_040_000_000_000
-
-
-def need_nats() -> None:
-    parts = urlsplit(NATS_URL)
-    try:
-        socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), timeout=2).close()
-    except OSError as err:
-        message = (
-            f"NATS not reachable at {NATS_URL} ({err}); start nats-server -js or set SHOPFLOOR_TEST_NATS_URL"
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture
-async def make_bus() -> AsyncIterator[Callable[..., Any]]:
-    """A factory of connected buses sharing one fresh stream prefix; streams deleted after."""
-    need_nats()
-    prefix = "t" + uuid.uuid4().hex[:10]
-    buses: list[NatsBus] = []
-
-    async def make(**kwargs: Any) -> NatsBus:
-        bus = NatsBus(NATS_URL, stream_prefix=prefix, **kwargs)
-        await bus.connect()
-        buses.append(bus)
-        return bus
-
-    yield make
-    cleaner = NatsBus(NATS_URL, stream_prefix=prefix)
-    await cleaner.connect()
-    assert cleaner._js is not None
-    for stream in await cleaner._js.streams_info():
-        if stream.config.name and stream.config.name.startswith(prefix + "_"):
-            await cleaner._js.delete_stream(stream.config.name)
-    for bus in [*buses, cleaner]:
-        await bus.close()
 
 
 def samples(n: int, start: int = 0) -> list[Sample]:
