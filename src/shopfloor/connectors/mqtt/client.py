@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,19 +25,26 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ...core.errors import BrokerError
 from .config import MqttSourceConfig
+from .converter import SYS_COUNTERS, broker_counter
 
 log = logging.getLogger(__name__)
 
 OnBatch = Callable[[list[tuple[str, bytes]]], Awaitable[Any]]
+OnDrop = Callable[[int, int], Any]  # (newly dropped, broker total)
 MAX_BATCH = 1_000
+RETAINED_GRACE_S = 2.0
 
 
 class MqttSource:
     """Subscribe to an MQTT broker and feed ingest; ``await start()``, ``await stop()``."""
 
-    def __init__(self, config: MqttSourceConfig, on_batch: OnBatch) -> None:
+    def __init__(self, config: MqttSourceConfig, on_batch: OnBatch, on_drop: OnDrop | None = None) -> None:
         self.config = config
         self.on_batch = on_batch
+        self.on_drop = on_drop
+        self.broker: dict[str, int] = {}  # watched $SYS counters, latest values
+        self.broker_dropped = 0  # messages the broker dropped since this source connected
+        self._subscribed_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
@@ -104,7 +112,11 @@ class MqttSource:
             log.warning("MQTT broker refused the connection: %s", reason)
             return
         self.connects += 1
-        client.subscribe([(t, self.config.qos) for t in self.config.topics])
+        self._subscribed_at = time.monotonic()
+        topics = [(t, self.config.qos) for t in self.config.topics]
+        if self.config.watch_sys:
+            topics += [(t, 0) for t in SYS_COUNTERS]
+        client.subscribe(topics)
         log.info(
             "subscribed to %s on %s:%d", ", ".join(self.config.topics), self.config.host, self.config.port
         )
@@ -116,6 +128,9 @@ class MqttSource:
             log.warning("MQTT broker connection lost (%s); paho reconnects", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.startswith("$SYS/"):
+            self._on_sys(msg.topic, bytes(msg.payload))
+            return
         with self._lock:
             while self._outstanding() >= self.config.max_pending and not self._stopping:
                 self._waiting = True
@@ -126,6 +141,37 @@ class MqttSource:
                 return
             self._scheduled = True
         self._loop.call_soon_threadsafe(self._drain)
+
+    def _on_sys(self, topic: str, payload: bytes) -> None:
+        counter = broker_counter(topic, payload)
+        if counter is None:
+            return
+        name, value = counter
+        previous = self.broker.get(name)
+        self.broker[name] = value
+        if name != "dropped":
+            return
+        if previous is None:
+            # $SYS values are retained: one that arrives right after subscribing is the broker's
+            # history before we connected. Mosquitto publishes the counter only once it is
+            # non-zero, so a first value arriving later is all new.
+            if time.monotonic() - self._subscribed_at < RETAINED_GRACE_S:
+                return
+            previous = 0
+        if value <= previous:
+            return
+        new = value - previous
+        self.broker_dropped += new
+        log.error(
+            "MQTT broker %s:%d dropped %d messages (total %d): a client's queue was full; "
+            "raise max_queued_messages or add ingest workers",
+            self.config.host,
+            self.config.port,
+            new,
+            value,
+        )
+        if self.on_drop is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self.on_drop, new, value)
 
     # -- event loop ---------------------------------------------------------------------------
 
@@ -164,4 +210,6 @@ class MqttSource:
             "failed": self.failed,
             "pending": len(self._pending) + self._queue.qsize(),
             "connects": self.connects,
+            "broker": dict(self.broker),
+            "broker_dropped": self.broker_dropped,
         }

@@ -20,6 +20,11 @@ class MqttSourceConfig(BaseModel):
     topics: list[str] = Field(default_factory=lambda: ["shopfloor/v1/#"], description="Subscriptions.")
     qos: int = Field(1, ge=0, le=2, description="Subscription QoS.")
     keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
+    watch_sys: bool = Field(
+        True,
+        description="Also subscribe to the broker's $SYS counters (Mosquitto) and report "
+        "messages the broker dropped.",
+    )
     max_pending: int = Field(
         50_000,
         gt=0,

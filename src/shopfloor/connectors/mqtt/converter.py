@@ -11,6 +11,10 @@ source); these are the other direction, for simulators, benchmarks and bridges.
 b'{"ts":1700000000000000000,"values":{"temp":21.5,"on":true}}'
 >>> value_payload(812.5, q="good")
 b'{"value":812.5,"q":"good"}'
+>>> broker_counter("$SYS/broker/publish/messages/dropped", b"17")
+('dropped', 17)
+>>> broker_counter("$SYS/broker/version", b"mosquitto version 2.0.11") is None
+True
 """
 
 from __future__ import annotations
@@ -20,6 +24,16 @@ from typing import Any
 import msgspec
 
 ROOT = "shopfloor/v1"
+
+#: Mosquitto ``$SYS`` counters the ingest source watches, by short name. ``dropped`` counts
+#: messages the broker discarded because a client's queue was full (``max_queued_messages``):
+#: data that never reached a subscriber, so the platform raises an alarm when it grows.
+SYS_COUNTERS = {
+    "$SYS/broker/publish/messages/dropped": "dropped",
+    "$SYS/broker/clients/connected": "clients_connected",
+    "$SYS/broker/store/messages/count": "stored_messages",
+    "$SYS/broker/messages/received": "messages_received",
+}
 _ENC = msgspec.json.Encoder()
 
 
@@ -56,3 +70,14 @@ def value_payload(
     if unit is not None:
         body["unit"] = unit
     return _ENC.encode(body)
+
+
+def broker_counter(topic: str, payload: bytes) -> tuple[str, int] | None:
+    """``(name, value)`` for a watched ``$SYS`` counter, else None (unknown topic or not a number)."""
+    name = SYS_COUNTERS.get(topic)
+    if name is None:
+        return None
+    try:
+        return name, int(payload.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        return None
