@@ -62,7 +62,7 @@ async def test_broker_drops_are_seen_counted_and_reported(tiny_queue_mosquitto: 
         received.extend(batch)
 
     source = MqttSource(
-        MqttSourceConfig(port=port, topics=["shopfloor/v1/#"], client_id="ingest-under-test"),
+        MqttSourceConfig(port=port, topics=["shopfloor/v1/#"], client_id="ingest-under-test", watch_sys=True),
         on_batch,
         on_drop=lambda new, total: drops.append((new, total)),
     )

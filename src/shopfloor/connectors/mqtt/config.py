@@ -21,9 +21,10 @@ class MqttSourceConfig(BaseModel):
     qos: int = Field(1, ge=0, le=2, description="Subscription QoS.")
     keepalive_s: int = Field(30, gt=0, description="MQTT keep-alive.")
     watch_sys: bool = Field(
-        True,
+        False,
         description="Also subscribe to the broker's $SYS counters (Mosquitto) and report "
-        "messages the broker dropped.",
+        "messages the broker dropped (on for the platform's external broker; rumqttd "
+        "disconnects $SYS subscribers).",
     )
     max_pending: int = Field(
         50_000,
@@ -45,4 +46,5 @@ class MqttSourceConfig(BaseModel):
                 + settings.topic_root.rstrip("/")
                 + "/#"
             ],
+            watch_sys=True,
         )
