@@ -1,0 +1,1 @@
+"""Modbus TCP connector: register maps as data, grouped block polling (see docs/edge.md)."""

@@ -1,0 +1,1 @@
+"""OPC UA connector: subscriptions with monitored items, reconnect and re-subscribe (see docs/edge.md)."""
