@@ -185,6 +185,20 @@ class Plant:
             self._tags[(asset.path, tag.name)] = tag
         self._assets[asset.path] = asset
 
+    def add_derived_tag(self, asset: str, tag: Tag) -> None:
+        """Add a tag computed by the platform (an anomaly score, a health index) to ``asset``.
+
+        Idempotent for the same tag; a different tag of the same name is an error.
+        """
+        node = self.asset(asset)
+        existing = self._tags.get((asset, tag.name))
+        if existing is not None:
+            if existing != tag:
+                raise PlantModelError(f"asset {asset!r} already has a different tag {tag.name!r}")
+            return
+        node.tags.append(tag)
+        self._tags[(asset, tag.name)] = tag
+
     def _add_parents(self, path: str) -> None:
         parent = path.rpartition("/")[0]
         while parent and parent not in self._assets:

@@ -148,6 +148,17 @@ class MEWMA:
         self._u = u = _dot(self._A0, buf) if u is None else (1.0 - self.alpha) * u + _dot(self._A, buf)
         return float(_dot(u, u)) * self._c
 
+    def contributions(self) -> dict[str, float]:
+        """How far each sensor's smoothed value is from normal now, in training standard deviations.
+
+        The sensors with the largest values are the ones behind a high score (empty before
+        ``fit`` or before the first ``score_one``).
+        """
+        state = self._get_state()
+        if state is None or self.keys is None:
+            return {}
+        return {self.keys[i]: round(abs(float(v)), 3) for i, v in zip(self._idx, state, strict=True)}
+
     def score_many(self, X: np.ndarray | Sequence[Mapping[str, float]]) -> np.ndarray:
         """Scores of consecutive samples (continues the smoothing state)."""
         if self.model_ is None:
