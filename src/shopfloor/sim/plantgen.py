@@ -51,7 +51,12 @@ MACHINES: list[tuple[str, str, str, dict[str, Any]]] = [
         {"rated_rpm": 1480, "rated_flow_m3h": 120, "rated_head_m": 30, "rated_power_kw": 15, **_B6208},
     ),
     ("riverside/converting/line1/calender", "press", "Calender press, line 1", {"batch_prefix": "L1"}),
-    ("riverside/converting/line1/cutter", "cutter", "Rotary sheeter, line 1", {"blade_life_cuts": 50000}),
+    (
+        "riverside/converting/line1/cutter",
+        "cutter",
+        "Rotary sheeter, line 1",
+        {"blade_life_cuts": 50000, "ideal_cycle_s": 0.5},
+    ),
     (
         "riverside/converting/line1/vision",
         "camera",
@@ -59,7 +64,12 @@ MACHINES: list[tuple[str, str, str, dict[str, Any]]] = [
         {"source": "riverside/converting/line1/cutter", "accuracy": 0.96},
     ),
     ("riverside/converting/line2/calender", "press", "Calender press, line 2", {"batch_prefix": "L2"}),
-    ("riverside/converting/line2/cutter", "cutter", "Rotary sheeter, line 2", {"blade_life_cuts": 40000}),
+    (
+        "riverside/converting/line2/cutter",
+        "cutter",
+        "Rotary sheeter, line 2",
+        {"blade_life_cuts": 40000, "ideal_cycle_s": 0.5},
+    ),
     ("riverside/packaging/pack1/wrapper", "packaging", "Ream wrapper", {"ideal_cycle_s": 0.5}),
     (
         "riverside/packaging/pack1/case_packer",

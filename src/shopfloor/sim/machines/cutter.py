@@ -19,6 +19,9 @@ from ..truth import TruthRecord
 from ..vibration import FS_HZ, bearing_frequencies, features, synthesize
 from .base import NS, Machine, TagSpec, lag
 
+STATES = ("running", "idle", "down")
+REASONS = ("none", "blade_change", "no_demand")
+VOLTS_PF = 0.4 * math.sqrt(3) * 0.85  # 400 V three-phase, power factor 0.85: kW per A
 WEAR_EXPONENT = 1.3
 FORCE_GAIN = 1.2  # relative force increase of a fully dull blade
 CURRENT_IDLE_A = 8.0  # motor current with the knife drum turning, no cutting
@@ -64,6 +67,19 @@ TAGS = (
         writable=True,
         default=False,
     ),
+    # OEE and energy (appended: the register map of the tags above stays as it was)
+    TagSpec("state", "-", "str", description="Machine state: running, idle or down", enum=STATES),
+    TagSpec(
+        "reason_code",
+        "-",
+        "str",
+        description="Why the cutter is not running (none when running)",
+        enum=REASONS,
+    ),
+    TagSpec("ideal_cycle_time", "s", "float", 0, 60, "Ideal cycle time per sheet (rated cut rate)"),
+    TagSpec("total_count", "count", "int", 0, 2**31 - 1, "All sheets (cumulative)"),
+    TagSpec("power", "kW", "float", 0, 100, "Knife-drum drive power", sensor=SensorSpec(0.05, 0.01)),
+    TagSpec("energy", "kWh", "float", 0, 1e9, "Energy meter (cumulative)"),
 )
 
 
@@ -89,6 +105,8 @@ class Cutter(Machine):
         self.change_until: int | None = None
         self.chip = 0.0
         self._change_requested = False
+        self.ideal = float(self.attrs.get("ideal_cycle_s", 0.5))  # 120 cuts/min rated
+        self.energy = 0.0
         self._blade_rec: TruthRecord = self.truth.open(
             self.path, "blade_wear", sim_start(self), self.wear, detail="blade present at start"
         )
@@ -151,6 +169,7 @@ class Cutter(Machine):
         if n:
             force *= 1.0 + 0.03 * self.rng.standard_normal() / math.sqrt(n)
         current = CURRENT_IDLE_A * (self.rate > 1) + CURRENT_PER_KN_A * force / 1000.0 * self.rate / 60.0
+        self.energy += current * VOLTS_PF * dt_s / 3600.0
         vib = self._vibration(w, self.rate) if self.vibration_due(now_ns) else {}
         quality = 100.0 - 45.0 * w * w - 3.0 * abs(self.rng.standard_normal()) if n else 100.0
         return {
@@ -164,6 +183,12 @@ class Cutter(Machine):
             "good_count": self.good,
             "reject_count": self.rejects,
             "blade_change": False,
+            "state": "down" if stopped else "running" if target > 0 else "idle",
+            "reason_code": "blade_change" if stopped else "none" if target > 0 else "no_demand",
+            "ideal_cycle_time": self.ideal,
+            "total_count": self.good + self.rejects,
+            "power": round(current * VOLTS_PF, 3),
+            "energy": round(self.energy, 4),
         }
 
     def _vibration(self, w: float, rate: float) -> dict[str, float]:
