@@ -76,7 +76,7 @@ def names(tmp_path: Path) -> Iterator[Names]:
     config.write_text(
         f'mode = "production"\nplant = "{plant}"\ndata_dir = "{tmp_path / "data"}"\n'
         f'[mqtt]\nembedded = false\nhost = "127.0.0.1"\nport = 1883\ntopic_root = "{n.topic_root}"\n'
-        f'shared_group = "g{suffix}"\n'
+        f'shared_group = "g{suffix}"\nclient_id = "sftest-{suffix}"\n'
         f'[bus]\nnats_url = "{NATS}"\nstream_prefix = "{n.prefix}"\nack_wait_s = 3\n'
         f'[store]\nbackend = "postgres"\npostgres_dsn = "{PG}"\npostgres_schema = "{n.schema}"\n'
         f"flush_interval_s = 0.2\n"

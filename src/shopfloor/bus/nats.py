@@ -377,7 +377,21 @@ class NatsSubscription(Subscription):
             await self._wake.wait()
             return
         try:
-            self._buffer.extend(await self._psub.fetch(batch=self.queue_size, timeout=1.0))
+            # Wait for the first message alone: a lingering fetch of N holds what arrived until N
+            # are there or the timeout ends (up to 1 s of latency at low rates). Then take what
+            # else is ready without waiting.
+            self._buffer.extend(await self._psub.fetch(batch=1, timeout=1.0))
+        except (TimeoutError, nats.errors.TimeoutError):
+            return
+        except nats.errors.Error as err:
+            if self._closed or self.bus._closed:
+                self._closed = True
+                return
+            raise BusError(f"NATS at {self.bus.url}: fetch for {self.name} failed: {err}") from err
+        if self.queue_size <= 1:
+            return
+        try:
+            self._buffer.extend(await self._psub.fetch(batch=self.queue_size - 1, timeout=0.01))
         except (TimeoutError, nats.errors.TimeoutError):
             return
         except nats.errors.Error as err:
