@@ -37,6 +37,11 @@ app.add_typer(dl_app, name="deadletters")
 #: keeps heavy imports inside its command functions so ``shopfloor --help`` stays fast.
 PLUGINS: tuple[str, ...] = (
     "shopfloor.maintenance.cli",
+    "shopfloor.tinyml.cli",
+    "shopfloor.security.cli",
+    "shopfloor.edge.cli",
+    "shopfloor.field.cli",
+    "shopfloor.report.cli",
 )
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file.")]
@@ -101,6 +106,7 @@ def demo(
     from .sim import Simulation, run_realtime
 
     settings = _settings(config, data_dir, port=port)
+    settings.security.profile = "demo"  # issue 8: demo is not secured and must stay on loopback
     _setup_logging(settings.log_level)
     log = logging.getLogger("shopfloor")
 
@@ -169,7 +175,9 @@ def up(
 
 @app.command()
 def worker(
-    role: Annotated[list[str], typer.Option("--role", "-r", help="ingest, writer or api (repeatable).")],
+    role: Annotated[
+        list[str], typer.Option("--role", "-r", help="ingest, writer, rules, analytics or api (repeatable).")
+    ],
     config: ConfigOpt = None,
     data_dir: DataOpt = None,
     port: Annotated[int | None, typer.Option(help="API port (api role).")] = None,
@@ -336,7 +344,9 @@ def evaluate(
         str,
         typer.Argument(help="skab | nab | tep | cmapss | cwru | ai4i | ... (see shopfloor.evals.REGISTRY)"),
     ],
-    data: Annotated[Path, typer.Option("--data", help="Data set directory in its original layout.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Data set directory (none for self-generating suites).")
+    ] = None,
     test_data: Annotated[
         Path | None, typer.Option("--test-data", help="Separate test directory (tep, cwru).")
     ] = None,

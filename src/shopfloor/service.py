@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from .api.live import LiveHub
 from .broker.base import EmbeddedBrokerBase
@@ -48,7 +48,7 @@ def default_rules_path() -> Path:
     return default_plant_path().with_name("papermill-rules.toml")
 
 
-ROLES = frozenset({"ingest", "writer", "rules", "api"})
+ROLES = frozenset({"ingest", "writer", "rules", "analytics", "api"})
 
 
 class Platform:
@@ -69,7 +69,9 @@ class Platform:
         self.roles = frozenset(roles)
         self.production = settings.mode == "production"
         if settings.mode == "edge":
-            raise ConfigError("setting mode: 'edge' is run by `shopfloor edge`, which is not built yet")
+            raise ConfigError(
+                "setting mode: 'edge' is run by `shopfloor edge --config edge.toml` (docs/edge.md)"
+            )
         if self.production:
             if settings.store.backend != "postgres":
                 raise ConfigError(
@@ -113,9 +115,32 @@ class Platform:
         else:
             self.store = EmbeddedStore(self.data_dir / "timeseries.duckdb", settings.store)
         self.state = StateStore(self.data_dir / "state.db")
+        # --- security (issue 8): users, tokens, devices, audit chain ---
+        from .security.manager import Security
+
+        self.security = Security(
+            self.data_dir,
+            settings.security,
+            api_host=settings.api.host,
+            mqtt_host=settings.mqtt.host if settings.mqtt.embedded else "127.0.0.1",
+            topic_root=settings.mqtt.topic_root,
+        )
+        self.audit = self.security.audit
+        # --- end security ---
         self.pipeline = Pipeline(
             self.plant, self.bus, settings.ingest, registry=self.registry, topic_root=settings.mqtt.topic_root
         )
+        # --- sparkplug (issue 14): Sparkplug B host application (docs/sparkplug.md) ---
+        from .connectors.sparkplug.config import SparkplugHostConfig
+        from .ingest.sparkplug import SparkplugHost
+
+        sp_config = SparkplugHostConfig()  # type: ignore[call-arg]
+        self.sparkplug: SparkplugHost | None = None
+        if sp_config.enabled or (sp_config.enabled is None and not settings.mqtt.shared_group):
+            self.sparkplug = SparkplugHost(
+                self.plant, self.bus, sp_config, settings.ingest, registry=self.registry
+            )
+        # --- end sparkplug ---
         self.writer = StoreWriter(
             self.bus,
             self.store,
@@ -124,9 +149,36 @@ class Platform:
             durable=self.production,
         )
         self.dead_letters = DeadLetterWriter(self.bus, self.state, durable=self.production)
+        # --- streaming analytics (issues 4, 5): built in every process, so the derived tags it
+        # adds to the plant (anomaly_score, health, anomaly_top) are known to rules and the API ---
+        from .scoring.registry import ModelRegistry
+        from .scoring.role import StreamingScorer
+
+        self.models = ModelRegistry(self.data_dir / "models")
+        self.scorer = StreamingScorer(self.plant, self.bus, self.models)
+        # --- end streaming analytics ---
         self.rules = RuleEngine(
             self.plant, self.bus, self.state, load_rules(rules_file) if rules_file else []
         )
+        # --- notifications and commands (issue 7): docs/notifications.md, docs/commands.md ---
+        from .rules.commands import CommandService
+        from .rules.commands.transport import NoTransport
+        from .rules.notify import Notifier
+
+        self.notifier = Notifier(settings.notify, self.bus, self.state)
+        cmd_settings = settings.commands
+        if "rules" not in self.roles:  # alarm actions run in the rules role only
+            cmd_settings = cmd_settings.model_copy(update={"actions": []})
+        self.commands = CommandService(
+            self.plant,
+            self.state,
+            NoTransport(),  # the real one is made at start, once the broker's port is known
+            cmd_settings,
+            latest=self._latest_value,
+            bus=self.bus,
+            audit=self._command_audit,
+        )
+        # --- end notifications and commands ---
         self.broker: EmbeddedBrokerBase | None = None  # amqtt or rumqttd
         self.mqtt_source: MqttSource | None = None
         self.http_port: int | None = None
@@ -156,9 +208,16 @@ class Platform:
             stack.push_async_callback(self.store.close)
         await self.state.open()
         stack.push_async_callback(self.state.close)
+        await self.security.open()  # security (issue 8)
+        stack.push_async_callback(self.security.close)
+        if "ingest" in self.roles and self.settings.security.monitor_samples:  # security (issue 8)
+            self.spawn(self.security.watch_samples(self.bus, self.plant), "security-monitor")
         if "rules" in self.roles:
             await self.rules.start()
             stack.push_async_callback(self.rules.stop)
+        if "analytics" in self.roles:  # streaming analytics (issues 4, 5)
+            await self.scorer.start()
+            stack.push_async_callback(self.scorer.stop)
         if "writer" in self.roles:
             await self.writer.start()
             stack.push_async_callback(self.writer.stop)
@@ -172,6 +231,55 @@ class Platform:
                 self.spawn(self._follow_latest(), "follow-latest")
         if "ingest" in self.roles:
             await self._start_ingest(stack)
+        # --- notifications and commands (issue 7) ---
+        if "rules" in self.roles:
+            await self.notifier.start()
+            stack.push_async_callback(self.notifier.stop)
+        if self.roles & {"rules", "api"}:
+            self.commands.transport = self._command_transport()
+            await self.commands.start()
+            stack.push_async_callback(self.commands.stop)
+        # --- end notifications and commands ---
+
+    # --- notifications and commands (issue 7) ---
+    def _command_transport(self) -> Any:
+        from .rules.commands.mqtt import MqttTransport
+        from .rules.commands.transport import NoTransport, OpcUaTransport
+
+        cs, mqtt = self.settings.commands, self.settings.mqtt
+        if cs.transport == "opcua":
+            return OpcUaTransport(self.plant, cs.opcua_url, cs.opcua_namespace_uri, cs.opcua_node)
+        if cs.transport == "mqtt":
+            host = "127.0.0.1" if mqtt.host in ("0.0.0.0", "::", "") else mqtt.host
+            return MqttTransport(
+                host,
+                self.mqtt_port or mqtt.port,
+                mqtt.topic_root,
+                username=mqtt.username,
+                password=mqtt.password,
+                client_id=f"{mqtt.client_id}-commands",
+            )
+        return NoTransport()
+
+    async def _command_audit(
+        self, actor: str, action: str, target: str, outcome: str = "ok", detail: Any = None
+    ) -> Any:
+        """Command transitions go to the audit chain; requests also to the behaviour monitor."""
+        if action == "command.requested":
+            self.security.monitor.observe_command(actor, target)  # off-hours commands (issue 8)
+        return await self.audit.record(actor, action, target, outcome, detail)
+
+    async def _latest_value(self, asset: str, tag: str) -> Any:
+        """The latest stored value of one tag (interlocks: machine mode, current setpoint)."""
+        try:
+            for s in await self.store.latest(asset):
+                if s.asset == asset and s.tag == tag:
+                    return s.value
+        except StoreError:
+            return None
+        return None
+
+    # --- end notifications and commands ---
 
     async def _start_ingest(self, stack: contextlib.AsyncExitStack) -> None:
         if self.settings.mqtt.embedded:
@@ -179,27 +287,63 @@ class Platform:
             if mqtt.broker == "rumqttd":
                 from .broker.rumqtt import RumqttBroker
 
+                if self.security.mqtt_acl:  # security (issue 8)
+                    raise ConfigError(
+                        "setting mqtt.broker: rumqttd cannot enforce device credentials and topic ACLs; "
+                        "use mqtt.broker = 'amqtt' or set security.mqtt_acl = false"
+                    )
+
                 self.broker = RumqttBroker(
                     mqtt.host, mqtt.port, on_batch=self.pipeline.handle_mqtt_batch, topic_root=mqtt.topic_root
                 )
             else:
-                self.broker = EmbeddedBroker(mqtt.host, mqtt.port, on_batch=self.pipeline.handle_mqtt_batch)
+                self.broker = EmbeddedBroker(
+                    mqtt.host,
+                    mqtt.port,
+                    on_batch=self.pipeline.handle_mqtt_batch,
+                    authorizer=self.security.broker_authorizer(),  # security (issue 8); None in demo
+                    tls=await self.security.mqtt_tls([mqtt.host]),  # security (issue 8); None unless mqtt_tls
+                )
+                if self.security.authorizer is not None:  # security (issue 8): the platform's own
+                    # MQTT clients (Sparkplug host, commands) use the service account of this run
+                    mqtt.username, mqtt.password = self.security.authorizer.service_credentials()
             await self.broker.start()
             stack.push_async_callback(self.broker.stop)
             log.info(
-                "embedded MQTT broker (%s) on %s:%d (not secured: demo mode)",
+                "embedded MQTT broker (%s) on %s:%d (%s)",
                 self.settings.mqtt.broker,
                 self.settings.mqtt.host,
                 self.broker.port,
+                "device credentials and topic ACLs" if self.security.mqtt_acl else "not secured: anonymous",
             )
         else:
             source = MqttSource(
-                MqttSourceConfig.from_settings(self.settings.mqtt), self.pipeline.handle_mqtt_batch
+                MqttSourceConfig.from_settings(self.settings.mqtt),
+                self.pipeline.handle_mqtt_batch,
+                on_drop=self._broker_dropped,
             )
             await source.start()
             stack.push_async_callback(source.stop)
             self.mqtt_source = source
             log.info("ingesting from MQTT broker %s:%d", self.settings.mqtt.host, self.settings.mqtt.port)
+        # --- sparkplug (issue 14): fed by the amqtt hook through the pipeline, else it subscribes ---
+        if self.sparkplug is not None:
+            mqtt = self.settings.mqtt
+            hooked = self.broker is not None and mqtt.broker == "amqtt"
+            if hooked:
+                self.pipeline.sparkplug = self.sparkplug.route
+            wildcard = self.broker is not None and mqtt.host in ("0.0.0.0", "::", "")
+            local = getattr(self.broker, "local_port", None)  # security (issue 8): MQTTS -> loopback
+            await self.sparkplug.start(
+                "127.0.0.1" if wildcard or local else mqtt.host,
+                local or self.mqtt_port or 1883,
+                username=mqtt.username,
+                password=mqtt.password,
+                subscribe=not hooked,
+                client_id=f"{mqtt.client_id}-sparkplug",
+            )
+            stack.push_async_callback(self.sparkplug.stop)
+        # --- end sparkplug ---
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -254,9 +398,14 @@ class Platform:
         return None if self.settings.mqtt.embedded else self.settings.mqtt.port
 
     async def health(self) -> dict[str, Any]:
-        store_stats = await self.store.stats()
+        status = "ok"
+        try:
+            store_stats = await asyncio.wait_for(self.store.stats(), 2.0)
+        except (StoreError, TimeoutError) as err:  # StoreUnavailable is a StoreError
+            status = "degraded"
+            store_stats = {"available": False, "error": str(err) or "no answer within 2 s"}
         return {
-            "status": "ok",
+            "status": status,
             "mode": self.settings.mode,
             "roles": sorted(self.roles),
             "uptime_s": round(time.time() - self.started_at, 1),
@@ -269,15 +418,35 @@ class Platform:
                 "embedded": self.settings.mqtt.embedded,
                 "host": self.settings.mqtt.host,
                 "port": self.mqtt_port,
+                "source": self.mqtt_source.stats() if self.mqtt_source is not None else None,
                 "secured": False,
             },
             "ingest": self.pipeline.stats(),
+            "sparkplug": self.sparkplug.stats() if self.sparkplug else None,  # sparkplug (issue 14)
             "bus": self.bus.stats(),
             "store": store_stats,
             "writer": self.writer.stats(),
             "rules": self.rules.stats(),
+            "commands": self.commands.stats(),  # issue 7
+            "notify": self.notifier.stats(),  # issue 7
+            "analytics": self.scorer.stats(),
             "live": {"clients": self.live.clients, "sent": self.live.sent, "dropped": self.live.dropped},
+            "security": self.security.health(),  # security (issue 8)
         }
+
+    def _broker_dropped(self, new: int, total: int) -> None:
+        """The external broker dropped messages ($SYS counter grew): count, flag, tell the bus."""
+        self.broker_drops.inc(new)
+        event = {
+            "kind": "broker_drop",
+            "ts": time.time_ns(),
+            "severity": "high",
+            "message": f"MQTT broker {self.settings.mqtt.host}:{self.settings.mqtt.port} dropped {new} "
+            f"messages (broker total {total}): raise max_queued_messages or add ingest workers",
+            "dropped": new,
+            "broker_total": total,
+        }
+        self.spawn(self.bus.publish("events", [event]), "broker-drop-event")
 
     def _register_gauges(self) -> None:
         bus = self.bus
@@ -286,6 +455,11 @@ class Platform:
             subs = bus.stats().get("subscribers", {})
             return float(sum(s.get("depth", 0) for s in subs.values())) if isinstance(subs, dict) else 0.0
 
+        self.broker_drops = Counter(
+            "shopfloor_broker_dropped_messages",
+            "Messages the external MQTT broker reported dropped ($SYS) since this process connected",
+            registry=self.registry,
+        )
         g = Gauge("shopfloor_bus_queue_depth", "Batches queued on the in-process bus", registry=self.registry)
         g.set_function(depth)
         up = Gauge("shopfloor_uptime_seconds", "Seconds since the platform started", registry=self.registry)
@@ -327,7 +501,14 @@ async def _serve_http(platform: Platform) -> tuple[Any, asyncio.Task[Any]]:
     from .api.app import create_app
 
     host, port = platform.settings.api.host, platform.settings.api.port
-    config = uvicorn.Config(create_app(platform), host=host, port=port, log_level="critical", lifespan="off")
+    tls: dict[str, Any] = {}  # security (issue 8): HTTPS in the secure profile (security.tls)
+    if platform.security.wants_tls(host):
+        cert, key = await asyncio.to_thread(platform.security.server_tls, [host])
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        platform.security.https = True
+    config = uvicorn.Config(
+        create_app(platform), host=host, port=port, log_level="critical", lifespan="off", **tls
+    )
     server = uvicorn.Server(config)
     serve = asyncio.create_task(server.serve(), name="http")
     while not server.started:
@@ -337,5 +518,5 @@ async def _serve_http(platform: Platform) -> tuple[Any, asyncio.Task[Any]]:
             raise ConfigError(f"setting api.port: cannot serve HTTP on {host}:{port} (port in use?)")
         await asyncio.sleep(0.05)
     platform.http_port = server.servers[0].sockets[0].getsockname()[1]
-    log.info("dashboard and API on http://%s:%d", host, platform.http_port)
+    log.info("dashboard and API on %s://%s:%d", "https" if tls else "http", host, platform.http_port)
     return server, serve

@@ -52,6 +52,7 @@ def make_platform(data_dir: Path) -> Platform:
             "api": {"port": 0},
             "mqtt": {"port": 0},
             "store": {"flush_interval_s": 0.1},
+            "security": {"profile": "demo"},
         }
     )
     return Platform(settings, plant=Plant.from_dict(PLANT))

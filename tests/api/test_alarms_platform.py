@@ -29,7 +29,13 @@ async def test_alarm_raised_acknowledged_and_returned(tmp_path: Path) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
     settings = load_settings(
-        overrides={"data_dir": tmp_path / "data", "rules": rules, "api": {"port": 0}, "mqtt": {"port": 0}}
+        overrides={
+            "data_dir": tmp_path / "data",
+            "rules": rules,
+            "api": {"port": 0},
+            "mqtt": {"port": 0},
+            "security": {"profile": "demo"},
+        }
     )
     async with serving(Platform(settings, plant=Plant.from_dict(PLANT))) as platform:
         base = f"http://127.0.0.1:{platform.http_port}/api/v1"

@@ -44,6 +44,7 @@ async def test_platform_ingests_from_mosquitto(tmp_path: Path) -> None:
                 "client_id": f"sf-{uuid.uuid4().hex[:8]}",
             },
             "store": {"flush_interval_s": 0.1},
+            "security": {"profile": "demo"},
         }
     )
     async with serving(Platform(settings, plant=Plant.from_dict(PLANT))) as platform:

@@ -30,6 +30,7 @@ async def test_ingest_into_postgres_and_read_back(tmp_path: Path, pg_dsn: str, p
                 "postgres_schema": pg_schema,
                 "flush_interval_s": 0.1,
             },
+            "security": {"profile": "demo"},
         }
     )
     platform = Platform(settings, plant=Plant.from_dict(PLANT))

@@ -118,7 +118,8 @@ async def test_stop_frees_the_port() -> None:
         assert not _listening(port)
         assert not b.stats()["running"]
     with socket.socket() as s:
-        s.bind(("127.0.0.1", port))  # released
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections may linger in TIME_WAIT
+        s.bind(("127.0.0.1", port))  # released: nobody listens there any more
     with pytest.raises(BrokerError, match="not started"):
         _ = RumqttBroker().port
 
@@ -164,7 +165,12 @@ def test_native_subscriber_packet_limit_is_checked() -> None:
 @pytest.mark.parametrize("kind", ["rumqttd", "amqtt"])
 async def test_platform_picks_the_broker_setting(tmp_path: Path, kind: str) -> None:
     settings = load_settings(
-        overrides={"data_dir": tmp_path, "api": {"port": 0}, "mqtt": {"port": 0, "broker": kind}}
+        overrides={
+            "data_dir": tmp_path,
+            "api": {"port": 0},
+            "mqtt": {"port": 0, "broker": kind},
+            "security": {"profile": "demo"},  # anonymous devices (issue 8: rumqttd has no ACL hook)
+        }
     )
     plant = Plant.from_dict({"asset": [{"path": "s/a/l/m", "tag": [{"name": "temp", "unit": "degC"}]}]})
     platform = Platform(settings, plant=plant)

@@ -16,8 +16,10 @@ from shopfloor.bus.memory import MemoryBus
 from shopfloor.core.assets import Plant
 from shopfloor.core.clock import NS, ManualClock
 from shopfloor.core.sample import Sample
+from shopfloor.core.settings import SecuritySettings
 from shopfloor.rules.engine import RuleEngine
 from shopfloor.rules.load import load_rules_text
+from shopfloor.security.manager import Security
 from shopfloor.store.state import StateStore
 
 from .conftest import CUTTER, PUMP1
@@ -43,13 +45,16 @@ async def api(
     await state.open()
     engine = RuleEngine(plant, bus, state, load_rules_text(RULES), clock=clock, tick_s=3600)
     await engine.start()
+    security = Security(tmp_path, SecuritySettings(profile="demo"))  # the demo's anonymous admin
+    await security.open()
     app = FastAPI()
-    app.state.platform = SimpleNamespace(rules=engine)
+    app.state.platform = SimpleNamespace(rules=engine, security=security)
     app.include_router(router, prefix="/api/v1")
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as client:
         yield client, engine
     await engine.stop()
+    await security.close()
     await bus.close()
     await state.close()
 

@@ -101,12 +101,16 @@ def test_a_missing_file() -> None:
 def test_the_example_rules_file_fits_the_simulated_paper_mill() -> None:
     from shopfloor.bus.memory import MemoryBus
     from shopfloor.rules.engine import RuleEngine
+    from shopfloor.scoring.registry import ModelRegistry
+    from shopfloor.scoring.role import StreamingScorer
     from shopfloor.sim import DEFAULT_PLANT
     from shopfloor.store.state import StateStore
 
     rules = load_rules(Path(DEFAULT_PLANT).with_name("papermill-rules.toml"))
     assert len(rules) >= 5
     plant = Plant.load(DEFAULT_PLANT)
+    # the platform's analytics role adds its derived tags (anomaly_score, health) before the rules bind
+    StreamingScorer(plant, MemoryBus(), ModelRegistry(Path("unused")))
     engine = RuleEngine(plant, MemoryBus(), StateStore(Path("unused.db")), rules)  # checks every rule
     for rule in rules:
         assert engine.assets_of(rule), rule.id

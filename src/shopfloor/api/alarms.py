@@ -16,11 +16,13 @@ from ..core.errors import AlarmError, ConfigError
 from ..rules.alarms import Event, State
 from ..rules.engine import UnknownAlarm
 from ..rules.model import Priority
+from ..security import audit
+from .auth import acting_user, requires, visible
 
 if TYPE_CHECKING:
     from ..rules.engine import RuleEngine
 
-router = APIRouter()
+router = APIRouter()  # every route declares its permission: requires(...) (issue 8)
 
 
 def engine_of(request: Request) -> RuleEngine:
@@ -47,7 +49,12 @@ def _split(raw: str | None) -> list[str] | None:
     return [p.strip() for p in raw.split(",") if p.strip()] if raw else None
 
 
-@router.get("/alarms", tags=["alarms"], summary="Alarms, most urgent and newest first")
+@router.get(
+    "/alarms",
+    dependencies=[requires("alarms:read")],
+    tags=["alarms"],
+    summary="Alarms, most urgent and newest first",
+)
 async def list_alarms(
     request: Request,
     state: str | None = Query(None, description="State(s), comma-separated: " + ", ".join(State)),
@@ -61,10 +68,16 @@ async def list_alarms(
     for p in prios or []:
         if p not in Priority.__members__.values():
             raise HTTPException(422, f"unknown priority {p!r}: use {', '.join(Priority)}")
-    return engine_of(request).alarms(state=states, priority=prios, asset=asset)
+    rows = engine_of(request).alarms(state=states, priority=prios, asset=asset)
+    return [a for a in rows if visible(request, a["asset"])]  # issue 8: site scoping
 
 
-@router.get("/alarms/journal", tags=["alarms"], summary="Every alarm transition and action, newest first")
+@router.get(
+    "/alarms/journal",
+    dependencies=[requires("alarms:read")],
+    tags=["alarms"],
+    summary="Every alarm transition and action, newest first",
+)
 async def alarm_journal(
     request: Request,
     alarm_id: str | None = None,
@@ -74,12 +87,18 @@ async def alarm_journal(
     until: int | None = Query(None, description="Before this time (epoch ns)"),
     limit: int = Query(1000, ge=1, le=100_000),
 ) -> list[dict[str, Any]]:
-    return await engine_of(request).journal(
+    rows = await engine_of(request).journal(
         alarm_id=alarm_id, asset=asset, event=event, since=since, until=until, limit=limit
     )
+    return [j for j in rows if visible(request, j["asset"])]  # issue 8: site scoping
 
 
-@router.get("/alarms/metrics", tags=["alarms"], summary="Alarm-system performance per EEMUA 191")
+@router.get(
+    "/alarms/metrics",
+    dependencies=[requires("alarms:read")],
+    tags=["alarms"],
+    summary="Alarm-system performance per EEMUA 191",
+)
 async def alarm_metrics(
     request: Request,
     window: str = Query("10m", description="Rate window (EEMUA: 10 minutes)"),
@@ -94,19 +113,27 @@ async def alarm_metrics(
         raise HTTPException(422, str(err)) from None
 
 
-@router.get("/alarms/{alarm_id}", tags=["alarms"], summary="One alarm")
+@router.get(
+    "/alarms/{alarm_id}", dependencies=[requires("alarms:read")], tags=["alarms"], summary="One alarm"
+)
 async def get_alarm(alarm_id: str, request: Request) -> dict[str, Any]:
     try:
-        return engine_of(request).alarm(alarm_id)
+        alarm = engine_of(request).alarm(alarm_id)
     except UnknownAlarm as err:
         raise HTTPException(404, err.args[0]) from None
+    if not visible(request, alarm["asset"]):  # issue 8: site scoping
+        raise HTTPException(403, f"alarm {alarm_id!r} is of a site you may not see")
+    return alarm
 
 
 async def _act(
     request: Request, alarm_id: str, event: Event, body: Action, duration: str | float | None = None
 ) -> dict[str, Any]:
     try:
-        return await engine_of(request).act(alarm_id, event, body.user, body.comment, duration)
+        if not visible(request, engine_of(request).alarm(alarm_id)["asset"]):  # issue 8: site scoping
+            raise HTTPException(403, f"alarm {alarm_id!r} is of a site you may not act on")
+        user = acting_user(request, body.user)  # issue 8: the signed-in user, not the claimed one
+        return await engine_of(request).act(alarm_id, event, user, body.comment, duration)
     except UnknownAlarm as err:
         raise HTTPException(404, err.args[0]) from None
     except AlarmError as err:
@@ -115,32 +142,56 @@ async def _act(
         raise HTTPException(422, str(err)) from None
 
 
-@router.post("/alarms/{alarm_id}/ack", tags=["alarms"], summary="Acknowledge")
+@router.post(
+    "/alarms/{alarm_id}/ack", dependencies=[requires("alarms:ack")], tags=["alarms"], summary="Acknowledge"
+)
 async def ack(alarm_id: str, body: Action, request: Request) -> dict[str, Any]:
     return await _act(request, alarm_id, Event.ACK, body)
 
 
-@router.post("/alarms/{alarm_id}/shelve", tags=["alarms"], summary="Shelve for a while")
+@router.post(
+    "/alarms/{alarm_id}/shelve",
+    dependencies=[requires("alarms:ack")],
+    tags=["alarms"],
+    summary="Shelve for a while",
+)
 async def shelve(alarm_id: str, body: ShelveAction, request: Request) -> dict[str, Any]:
     return await _act(request, alarm_id, Event.SHELVE, body, body.duration)
 
 
-@router.post("/alarms/{alarm_id}/unshelve", tags=["alarms"], summary="Unshelve")
+@router.post(
+    "/alarms/{alarm_id}/unshelve", dependencies=[requires("alarms:ack")], tags=["alarms"], summary="Unshelve"
+)
 async def unshelve(alarm_id: str, body: Action, request: Request) -> dict[str, Any]:
     return await _act(request, alarm_id, Event.UNSHELVE, body)
 
 
-@router.post("/alarms/{alarm_id}/comment", tags=["alarms"], summary="Add a comment to the journal")
+@router.post(
+    "/alarms/{alarm_id}/comment",
+    dependencies=[requires("alarms:ack")],
+    tags=["alarms"],
+    summary="Add a comment to the journal",
+)
 async def comment(alarm_id: str, body: Action, request: Request) -> dict[str, Any]:
     return await _act(request, alarm_id, Event.COMMENT, body)
 
 
-@router.post("/alarms/{alarm_id}/out-of-service", tags=["alarms"], summary="Take out of service")
+@router.post(
+    "/alarms/{alarm_id}/out-of-service",
+    dependencies=[requires("alarms:manage")],
+    tags=["alarms"],
+    summary="Take out of service",
+)
 async def out_of_service(alarm_id: str, body: Action, request: Request) -> dict[str, Any]:
     return await _act(request, alarm_id, Event.REMOVE, body)
 
 
-@router.post("/alarms/{alarm_id}/return-to-service", tags=["alarms"], summary="Return to service")
+@router.post(
+    "/alarms/{alarm_id}/return-to-service",
+    dependencies=[requires("alarms:manage")],
+    tags=["alarms"],
+    summary="Return to service",
+)
 async def return_to_service(alarm_id: str, body: Action, request: Request) -> dict[str, Any]:
     return await _act(request, alarm_id, Event.RESTORE, body)
 
@@ -148,12 +199,17 @@ async def return_to_service(alarm_id: str, body: Action, request: Request) -> di
 # -- rules ------------------------------------------------------------------------------------------
 
 
-@router.get("/rules", tags=["rules"], summary="Every rule, from files and from the API")
+@router.get(
+    "/rules",
+    dependencies=[requires("rules:read")],
+    tags=["rules"],
+    summary="Every rule, from files and from the API",
+)
 async def list_rules(request: Request) -> list[dict[str, Any]]:
     return engine_of(request).rules_view()
 
 
-@router.get("/rules/{rule_id}", tags=["rules"], summary="One rule")
+@router.get("/rules/{rule_id}", dependencies=[requires("rules:read")], tags=["rules"], summary="One rule")
 async def get_rule(rule_id: str, request: Request) -> dict[str, Any]:
     engine = engine_of(request)
     rule = engine.rule(rule_id)
@@ -164,6 +220,7 @@ async def get_rule(rule_id: str, request: Request) -> dict[str, Any]:
 
 @router.post(
     "/rules",
+    dependencies=[requires("rules:write")],
     tags=["rules"],
     status_code=201,
     summary="Add or replace a rule",
@@ -190,7 +247,7 @@ async def add_rule(
 ) -> dict[str, Any]:
     engine = engine_of(request)
     try:
-        rule = await engine.add_rule(body, user=user)
+        rule = await engine.add_rule(body, user=acting_user(request, user))
     except ValidationError as err:
         raise HTTPException(422, _errors(err)) from None
     except ConfigError as err:
@@ -199,6 +256,7 @@ async def add_rule(
         raise HTTPException(422, [{"loc": ["body", field], "msg": message, "type": "value_error"}]) from None
     except AlarmError as err:
         raise HTTPException(409, str(err)) from None
+    await audit.record(acting_user(request, user), "rule.change", rule.id, detail={"body": body})  # issue 8
     return engine.rule_view(rule)
 
 
@@ -214,12 +272,17 @@ def _errors(err: ValidationError) -> list[dict[str, Any]]:
 
 
 @router.delete(
-    "/rules/{rule_id}", tags=["rules"], status_code=204, summary="Delete a rule added over the API"
+    "/rules/{rule_id}",
+    dependencies=[requires("rules:write")],
+    tags=["rules"],
+    status_code=204,
+    summary="Delete a rule added over the API",
 )
 async def delete_rule(rule_id: str, request: Request, user: str = Query("")) -> None:
     try:
-        await engine_of(request).delete_rule(rule_id, user=user)
+        await engine_of(request).delete_rule(rule_id, user=acting_user(request, user))
     except UnknownAlarm:
         raise HTTPException(404, f"no rule {rule_id!r}") from None
     except AlarmError as err:
         raise HTTPException(409, str(err)) from None
+    await audit.record(acting_user(request, user), "rule.delete", rule_id)  # issue 8

@@ -15,10 +15,21 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..core.errors import QueryError, ShopfloorError, StoreUnavailable
+from .auth import requires
 
 #: Router modules under ``shopfloor.api``, each exposing ``router`` (mounted under
 #: ``/api/v1``). Add a line here to add a router.
-ROUTERS: tuple[str, ...] = ("system", "data", "alarms")
+ROUTERS: tuple[str, ...] = (
+    "system",
+    "data",
+    "alarms",
+    "users",
+    "feedback",
+    "kpi",
+    "models",
+    "maintenance",
+    "commands",
+)
 
 if TYPE_CHECKING:
     from ..service import Platform
@@ -50,15 +61,15 @@ def create_app(platform: Platform) -> FastAPI:
     async def _other(_: Request, err: ShopfloorError) -> JSONResponse:
         return JSONResponse({"detail": str(err)}, status_code=400)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[requires("metrics:read")])
     async def metrics() -> Response:
         return Response(generate_latest(platform.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", include_in_schema=False)
+    @app.get("/", include_in_schema=False, dependencies=[requires("public")])
     async def index() -> FileResponse:
         return FileResponse(WEB / "index.html")
 
-    @app.get("/favicon.ico", include_in_schema=False)
+    @app.get("/favicon.ico", include_in_schema=False, dependencies=[requires("public")])
     async def favicon() -> RedirectResponse:
         return RedirectResponse("/static/favicon.svg")
 

@@ -16,9 +16,10 @@ from starlette.background import BackgroundTask
 from ..core.clock import NS, now_ns, parse_duration, parse_ts
 from ..core.errors import QueryError
 from ..core.sample import Sample
+from .auth import requires, visible
 from .system import platform_of
 
-router = APIRouter()
+router = APIRouter()  # every route declares its permission: requires(...) (issue 8)
 
 # Automatic bucket choice aims at about this many points per series (a chart's width).
 TARGET_POINTS = 1000
@@ -60,13 +61,23 @@ def auto_bucket(start: int, end: int, target: int = TARGET_POINTS) -> int:
     return (span_s // target + 1) * NS
 
 
-@router.get("/latest", tags=["data"], summary="Latest value of every series (optionally of one subtree)")
+@router.get(
+    "/latest",
+    dependencies=[requires("data:read")],
+    tags=["data"],
+    summary="Latest value of every series (optionally of one subtree)",
+)
 async def latest(request: Request, asset: str | None = None) -> list[dict[str, Any]]:
     samples = await platform_of(request).store.latest(asset)
-    return [_sample_json(s) for s in samples]
+    return [_sample_json(s) for s in samples if visible(request, s.asset)]  # issue 8: site scoping
 
 
-@router.get("/history", tags=["data"], summary="History of one tag, raw or aggregated per time bucket")
+@router.get(
+    "/history",
+    dependencies=[requires("data:read")],
+    tags=["data"],
+    summary="History of one tag, raw or aggregated per time bucket",
+)
 async def history(
     request: Request,
     asset: str,
@@ -111,6 +122,7 @@ async def history(
 
 @router.get(
     "/export",
+    dependencies=[requires("data:read")],
     tags=["data"],
     summary="Download samples as CSV or Parquet",
     response_class=FileResponse,
@@ -145,7 +157,7 @@ async def export(
     )
 
 
-@router.websocket("/stream")
+@router.websocket("/stream", dependencies=[requires("data:read")])
 async def stream(websocket: WebSocket, asset: str | None = None) -> None:
     """Live values: after connecting, the server sends JSON arrays of changed samples.
 

@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from .auth import Principal, requires, visible
+
 if TYPE_CHECKING:
     from ..service import Platform
 
-router = APIRouter()
+router = APIRouter()  # every route declares its permission: requires(...) (issue 8)
 
 
 def platform_of(request: Request) -> Platform:
@@ -17,17 +19,26 @@ def platform_of(request: Request) -> Platform:
 
 
 @router.get("/health", tags=["system"], summary="Liveness and component status")
-async def health(request: Request) -> dict[str, Any]:
-    return await platform_of(request).health()
+async def health(request: Request, who: Principal = requires("public")) -> dict[str, Any]:
+    p = platform_of(request)
+    if not who.can("data:read"):  # issue 8: liveness only for callers who may not read data
+        return {"status": "ok", "security": p.security.health()}
+    return await p.health()
 
 
-@router.get("/assets", tags=["assets"], summary="The ISA-95 asset tree")
+@router.get("/assets", dependencies=[requires("data:read")], tags=["assets"], summary="The ISA-95 asset tree")
 async def assets(request: Request) -> dict[str, Any]:
     plant = platform_of(request).plant
-    return {"enterprise": plant.enterprise, "name": plant.name, "children": plant.tree()}
+    sites = [c for c in plant.tree() if visible(request, c["path"])]  # issue 8: site scoping
+    return {"enterprise": plant.enterprise, "name": plant.name, "children": sites}
 
 
-@router.get("/assets/{path:path}", tags=["assets"], summary="One asset with its tags and latest values")
+@router.get(
+    "/assets/{path:path}",
+    dependencies=[requires("data:read")],
+    tags=["assets"],
+    summary="One asset with its tags and latest values",
+)
 async def asset(path: str, request: Request) -> dict[str, Any]:
     p = platform_of(request)
     found = p.plant.get_asset(path.strip("/"))
@@ -56,18 +67,30 @@ async def asset(path: str, request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/tags", tags=["assets"], summary="Every tag, optionally of one asset subtree")
+@router.get(
+    "/tags",
+    dependencies=[requires("data:read")],
+    tags=["assets"],
+    summary="Every tag, optionally of one asset subtree",
+)
 async def tags(request: Request, asset: str | None = None) -> list[dict[str, Any]]:
     plant = platform_of(request).plant
     out = []
     for a, t in plant.tags():
         if asset and not (a.path == asset or a.path.startswith(asset + "/")):
             continue
+        if not visible(request, a.path):  # issue 8: site scoping
+            continue
         out.append({"asset": a.path, **t.model_dump()})
     return out
 
 
-@router.get("/deadletters", tags=["ingest"], summary="Rejected inputs with reason and raw payload")
+@router.get(
+    "/deadletters",
+    dependencies=[requires("data:read")],
+    tags=["ingest"],
+    summary="Rejected inputs with reason and raw payload",
+)
 async def dead_letters(
     request: Request,
     reason: str | None = None,
@@ -82,6 +105,7 @@ async def dead_letters(
 
 @router.post(
     "/ingest",
+    dependencies=[requires("data:write")],
     tags=["ingest"],
     summary="Ingest samples over HTTP",
     description='Body: one object or an array; each object has "asset" plus either '

@@ -17,6 +17,11 @@ REGISTRY: dict[str, str] = {
     "ingest": "ingest",
     "store": "store",
     "detect": "detect",
+    "tinyml": "tinyml",
+    "scale": "scale",
+    "sparkplug": "sparkplug",
+    "edge": "edge",
+    "alarm": "alarm",
 }
 
 

@@ -16,7 +16,9 @@ Messages wait in an in-memory queue between the broker and the consumer task; it
 in :meth:`EmbeddedBroker.stats` and a warning is logged once if it passes 100 000 (it stays
 near zero: ingest costs a few µs a message, the broker itself well over 100 µs).
 
-Demo mode: anonymous clients are allowed and the broker is not secured. amqtt's own logging
+Demo mode: anonymous clients are allowed and the broker is not secured. With an ``authorizer``
+(the secure profile; :mod:`shopfloor.security.broker_acl`) every CONNECT, PUBLISH and SUBSCRIBE
+is checked against the device registry. amqtt's own logging
 (per-packet and per-event loggers, ``$SYS`` topics) is left out, and its chatty ``INFO``
 logs are raised to ``WARNING`` unless the application configured the ``amqtt`` logger.
 """
@@ -30,11 +32,11 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from amqtt.broker import Broker, BrokerContext
 from amqtt.errors import BrokerError as AmqttBrokerError
-from amqtt.plugins.base import BasePlugin
+from amqtt.plugins.base import BaseAuthPlugin, BasePlugin, BaseTopicPlugin
 
 from ..core.errors import BrokerError
 from .base import EmbeddedBrokerBase
@@ -135,6 +137,46 @@ class _HookedBroker(Broker):
 HOOK_MODE = "override"  # "override" (faster, see bench) or "plugin" (amqtt's plugin event)
 
 
+# --- security (issue 8): device credentials and topic ACLs -------------------------------------
+class Authorizer(Protocol):
+    """Decides who may connect and which topics they may use (``shopfloor.security.broker_acl``)."""
+
+    async def authenticate(self, client_id: str, username: str | None, password: str | None) -> bool: ...
+
+    async def allow(self, client_id: str, username: str | None, topic: str, action: str) -> bool: ...
+
+
+class AuthorizerAuthPlugin(BaseAuthPlugin):
+    """amqtt auth plugin asking the :class:`Authorizer` at every CONNECT."""
+
+    @dataclass
+    class Config:
+        authorizer: Any = field(default=None)
+
+    async def authenticate(self, *, session: Any) -> bool | None:
+        authorizer: Authorizer = self.config.authorizer
+        return await authorizer.authenticate(session.client_id or "", session.username, session.password)
+
+
+class AuthorizerTopicPlugin(BaseTopicPlugin):
+    """amqtt topic plugin asking the :class:`Authorizer` at every PUBLISH and SUBSCRIBE."""
+
+    @dataclass
+    class Config:
+        authorizer: Any = field(default=None)
+
+    async def topic_filtering(
+        self, *, session: Any = None, topic: str | None = None, action: Any = None
+    ) -> bool | None:
+        if action is None or str(action) == "receive" or session is None or topic is None:
+            return True  # delivery to a subscriber was checked at SUBSCRIBE
+        authorizer: Authorizer = self.config.authorizer
+        return await authorizer.allow(session.client_id or "", session.username, topic, str(action))
+
+
+# --- end security -----------------------------------------------------------------------------
+
+
 class EmbeddedBroker(EmbeddedBrokerBase):
     """An MQTT broker inside this process; ``port=0`` picks a free port (see :attr:`port`).
 
@@ -150,6 +192,8 @@ class EmbeddedBroker(EmbeddedBrokerBase):
         *,
         on_batch: OnBatch | None = None,
         max_connections: int = 0,
+        authorizer: Authorizer | None = None,  # security (issue 8): None = anonymous, no ACL
+        tls: tuple[str, str] | None = None,  # security (issue 8): (certfile, keyfile) for MQTTS
     ) -> None:
         if on_message is not None and on_batch is not None:
             raise BrokerError("give on_message or on_batch, not both")
@@ -159,23 +203,33 @@ class EmbeddedBroker(EmbeddedBrokerBase):
         self._max_connections = max_connections
         self._hook = _Hook(on_message, on_batch) if (on_message or on_batch) else None
         self._broker: Broker | None = None
+        self._authorizer = authorizer
+        self._tls = tls
+        self.local_port: int | None = None  # plain loopback listener when MQTTS is on
 
     def _config(self) -> dict[str, Any]:
         plugins: dict[str, Any] = {
             "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
         }
+        if self._authorizer is not None:  # security (issue 8)
+            plugins = {
+                f"{__name__}.AuthorizerAuthPlugin": {"authorizer": self._authorizer},
+                f"{__name__}.AuthorizerTopicPlugin": {"authorizer": self._authorizer},
+            }
         if self._hook is not None and HOOK_MODE == "plugin":
             plugins[f"{__name__}.IngestHookPlugin"] = {"hook": self._hook}
-        return {
-            "listeners": {
-                "default": {
-                    "type": "tcp",
-                    "bind": f"{self.host}:{self._requested_port}",
-                    "max_connections": self._max_connections,
-                }
-            },
-            "plugins": plugins,
+        listener: dict[str, Any] = {
+            "type": "tcp",
+            "bind": f"{self.host}:{self._requested_port}",
+            "max_connections": self._max_connections,
         }
+        listeners: dict[str, Any] = {"default": listener}
+        if self._tls is not None:  # security (issue 8): MQTTS, plus plain TCP on loopback for
+            # in-process clients (the Sparkplug host): still authenticated and ACL-checked. amqtt
+            # copies the default listener's settings into the others, so the plain one is "default".
+            tls_listener = dict(listener, ssl=True, certfile=self._tls[0], keyfile=self._tls[1])
+            listeners = {"default": dict(listener, bind="127.0.0.1:0"), "mqtts": tls_listener}
+        return {"listeners": listeners, "plugins": plugins}
 
     async def start(self) -> None:
         """Open the listening socket; :class:`BrokerError` names the port if it is taken."""
@@ -202,8 +256,10 @@ class EmbeddedBroker(EmbeddedBrokerBase):
         finally:
             amqtt_log.removeFilter(_no_startup_traceback)
         self._broker = broker
-        server = broker._servers["default"].instance
+        server = broker._servers["mqtts" if "mqtts" in broker._servers else "default"].instance
         self._port = int(server.sockets[0].getsockname()[1])
+        if "mqtts" in broker._servers:  # security (issue 8): the plain loopback listener
+            self.local_port = int(broker._servers["default"].instance.sockets[0].getsockname()[1])
         if self._hook is not None:
             self._hook.task = asyncio.create_task(self._hook.run(), name="broker-ingest-hook")
         log.debug("embedded MQTT broker listening on %s:%d", self.host, self._port)

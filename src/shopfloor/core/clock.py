@@ -124,7 +124,10 @@ def parse_duration(raw: str | int | float) -> int:
     (True, 500000000)
     """
     if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return int(raw * NS)
+        try:
+            return int(raw * NS)
+        except (OverflowError, ValueError):  # inf, nan (found by tests/security/test_fuzz.py)
+            raise ValueError(f"duration {raw!r} is not a finite number of seconds") from None
     if not isinstance(raw, str):
         raise ValueError(f"duration must be like '30s', '5m', '6h', '30d', got {raw!r}")
     text = raw.strip().lower()
@@ -143,6 +146,6 @@ def parse_duration(raw: str | int | float) -> int:
             number = text[: -len(suffix)]
             try:
                 return int(float(number) * mult)
-            except ValueError:
+            except (ValueError, OverflowError):  # '1e400s' overflows (found by fuzzing)
                 break
     raise ValueError(f"duration {raw!r} is not like '30s', '5m', '6h', '30d', '2w', '500ms'")

@@ -117,6 +117,151 @@ class StoreSettings(_Section):
     )
 
 
+# --- security (issue 8) ---------------------------------------------------------------------
+class SecuritySettings(_Section):
+    profile: Literal["secure", "demo"] = Field(
+        "secure",
+        description="'secure' (default): every API route needs a login or token. 'demo' (set by "
+        "`shopfloor demo`): not secured, an anonymous admin, allowed only on a loopback address.",
+    )
+    session_ttl_s: float = Field(8 * 3600.0, gt=0, description="Dashboard sessions expire after this long.")
+    cookie_secure: bool | None = Field(
+        None,
+        description="Send session cookies only over HTTPS; default: when TLS is configured "
+        "(security.tls_cert).",
+    )
+    login_rate_per_min: int = Field(
+        10, gt=0, description="Login attempts allowed per client address per minute."
+    )
+    lockout_threshold: int = Field(5, gt=0, description="Failed logins in a row before an account is locked.")
+    lockout_base_s: float = Field(
+        30.0, gt=0, description="First lockout; doubles with each further failure (backoff)."
+    )
+    lockout_max_s: float = Field(3600.0, gt=0, description="Longest lockout.")
+    working_hours: str = Field(
+        "06:00-22:00",
+        pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+        description="Local hours in which commands are expected; others raise a security event.",
+    )
+    monitor_samples: bool = Field(
+        False,
+        description="Feed every ingested sample to the behaviour monitor (impossible values, rate "
+        "spikes per asset). Costs CPU on the platform's event loop; broker refusals are always monitored.",
+    )
+    mqtt_acl: bool | None = Field(
+        None,
+        description="Enforce device credentials and topic ACLs in the embedded broker; default: on "
+        "in the secure profile.",
+    )
+    tls: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="HTTPS for the API and dashboard: 'on', 'off', or 'auto' (on in the secure profile "
+        "when api.host is not a loopback address). Without tls_cert, a server certificate from "
+        "shopfloor's own CA (<data_dir>/pki) is issued at start.",
+    )
+    mqtt_tls: bool = Field(
+        False,
+        description="MQTTS on the embedded broker's port (same certificate); devices then connect "
+        "with TLS, trusting <data_dir>/pki/ca.crt.",
+    )
+    tls_cert: Path | None = Field(None, description="PEM server certificate for HTTPS and MQTTS.")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+
+
+# --- end security ---------------------------------------------------------------------------
+
+
+# --- notifications and commands (issue 7): rules/notify, rules/commands ----------------------
+AlarmEventName = Literal["activate", "clear", "ack", "shelve", "shelve_expired", "out_of_service"]
+PriorityName = Literal["critical", "high", "medium", "low"]
+
+
+class WebhookTarget(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Webhook name (logs, dead letters).")
+    url: str = Field(pattern=r"^https?://", description="URL the alarm notifications are POSTed to.")
+    secret: str = Field("", description="HMAC-SHA256 key of X-Shopfloor-Signature (empty: unsigned).")
+    min_priority: PriorityName = Field("low", description="Only alarms of this priority or more urgent.")
+    events: list[AlarmEventName] = Field(["activate", "clear"], description="Alarm events that notify.")
+    timeout_s: float = Field(5.0, gt=0, description="HTTP timeout per attempt.")
+
+
+class EmailTarget(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Name of the mail target.")
+    host: str = Field("127.0.0.1", description="SMTP server.")
+    port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    starttls: bool = Field(False, description="Upgrade the connection with STARTTLS.")
+    username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    password: str | None = Field(None, description="SMTP password.")
+    sender: str = Field("shopfloor@localhost", description="From address.")
+    to: list[str] = Field(min_length=1, description="Recipients.")
+    min_priority: PriorityName = Field("high", description="Only alarms of this priority or more urgent.")
+    events: list[AlarmEventName] = Field(["activate"], description="Alarm events that notify.")
+    timeout_s: float = Field(10.0, gt=0, description="SMTP timeout per attempt.")
+
+
+class NotifySettings(_Section):
+    webhook: list[WebhookTarget] = Field(default_factory=list, description="Webhooks ([[notify.webhook]]).")
+    email: list[EmailTarget] = Field(default_factory=list, description="Mail targets ([[notify.email]]).")
+    attempts: int = Field(5, ge=1, le=20, description="Tries before a notification is dead-lettered.")
+    backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles each attempt (with jitter).")
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest retry delay.")
+    debounce_s: float = Field(
+        60.0,
+        ge=0,
+        description="At most one notification per alarm and target in this window; transitions in "
+        "between are folded into one follow-up that carries their count.",
+    )
+    queue_size: int = Field(1000, gt=0, description="Queued notifications per target; overflow: dead letter.")
+
+
+class InterlockSettings(_Section):
+    asset: str = Field("*", description="Asset path or glob pattern the interlock applies to.")
+    tag: str = Field("*", description="Tag name or glob pattern.")
+    max_step: float | None = Field(None, gt=0, description="Largest change from the current value.")
+    max_rate_per_s: float | None = Field(
+        None, gt=0, description="Largest change per second since the last command to the same tag."
+    )
+    mode_tag: str | None = Field(None, description="Tag holding the machine mode (where the asset has it).")
+    modes: list[str] = Field(default_factory=list, description="Modes in which writes are allowed.")
+    critical: bool = Field(False, description="Commands need a second person's approval.")
+
+
+class AlarmActionSettings(_Section):
+    rule: str = Field(description="Rule id whose alarm triggers the command.")
+    event: AlarmEventName = Field("activate", description="Alarm event that triggers it.")
+    asset: str | None = Field(None, description="Target asset; default: the alarm's asset.")
+    tag: str = Field(description="Writable tag to set.")
+    value: float = Field(description="Value to write.")
+
+
+class CommandSettings(_Section):
+    transport: Literal["opcua", "mqtt", "none"] = Field(
+        "opcua",
+        description="How setpoints reach machines: 'opcua' (write and read back on the PLC's OPC UA "
+        "server), 'mqtt' (command topic to the edge agent or the simulated plant), 'none' (refuse).",
+    )
+    opcua_url: str = Field("opc.tcp://127.0.0.1:4840/shopfloor/sim", description="OPC UA server of the PLCs.")
+    opcua_namespace_uri: str | None = Field("urn:shopfloor:sim", description="Namespace of the node ids.")
+    opcua_node: str = Field("ns=1;s={asset}/{tag}", description="Node id template of a setpoint.")
+    timeout_s: float = Field(
+        5.0, gt=0, description="A command with no confirmed result by then ends as failed (reason timeout)."
+    )
+    approval_timeout_s: float = Field(
+        3600.0, gt=0, description="A critical command not approved by then ends as failed."
+    )
+    tolerance: float = Field(1e-3, ge=0, description="Largest read-back difference that still confirms.")
+    interlocks: list[InterlockSettings] = Field(
+        default_factory=lambda: [InterlockSettings(mode_tag="state", modes=["running", "idle"])],  # type: ignore[call-arg]
+        description="Interlocks ([[commands.interlocks]]); every matching entry applies.",
+    )
+    actions: list[AlarmActionSettings] = Field(
+        default_factory=list, description="Commands issued by alarm transitions ([[commands.actions]])."
+    )
+
+
+# --- end notifications and commands ---------------------------------------------------------
+
+
 class Settings(BaseSettings):
     """All settings of one shopfloor process."""
 
@@ -135,6 +280,9 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
     bus: BusSettings = Field(default_factory=BusSettings)  # type: ignore[arg-type]
     store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
+    security: SecuritySettings = Field(default_factory=SecuritySettings)  # type: ignore[arg-type]
+    notify: NotifySettings = Field(default_factory=NotifySettings)  # type: ignore[arg-type]  # issue 7
+    commands: CommandSettings = Field(default_factory=CommandSettings)  # type: ignore[arg-type]  # issue 7
 
     @classmethod
     def settings_customise_sources(

@@ -30,22 +30,33 @@ REGISTRY: dict[str, tuple[str, bool]] = {
     "cmapss": ("cmapss", False),
     "cwru": ("cwru", True),
     "ai4i": ("ai4i", False),
+    "control": ("control", False),
+    "neu": ("neu", True),
+    "banking77": ("banking77", True),
+    "plant": ("plant", False),
 }
 SUITES: tuple[str, ...] = tuple(REGISTRY)
+#: suites that generate their own data: they run with ``data=None`` (no ``--data``).
+SELF_DATA: frozenset[str] = frozenset({"control", "plant"})
 
 
 def run_suite(
     name: str,
-    data: Path,
+    data: Path | None,
     test_data: Path | None = None,
     progress: Callable[[str, float], None] | None = None,
 ) -> dict:
     """Run one suite on ``data`` and return its metrics as a JSON-ready dict."""
     if name not in REGISTRY:
         raise ConfigError(f"unknown eval suite {name!r}: choose one of {', '.join(SUITES)}")
-    data = Path(data)
-    if not data.is_dir():
-        raise ConfigError(f"--data {data}: not a directory")
+    # --- data=None for SELF_DATA suites (issue 6) ---
+    if data is None and name not in SELF_DATA:
+        raise ConfigError(f"eval {name} needs --data DIR (the data set in its original layout)")
+    if data is not None:
+        data = Path(data)
+        if not data.is_dir():
+            raise ConfigError(f"--data {data}: not a directory")
+    # --- end ---
     module_name, takes_test = REGISTRY[name]
     module = importlib.import_module(f"{__name__}.{module_name}")
     if takes_test:

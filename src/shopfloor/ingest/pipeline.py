@@ -20,6 +20,7 @@ outside the tag's limits is stored with quality BAD and counted as ``out_of_limi
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..core.errors import DecodeError, IngestError, PayloadTooLarge, UnknownTag
 from ..core.sample import DeadLetter, Quality, Sample
 from ..core.settings import IngestSettings
 from .decode import Point, Route, decode_json, decode_points, encode, parse_topic
+from .edge import EdgeIngest
 from .validate import Catalog, TagRule, make_sample, new_sample, parse_quality, parse_time
 
 log = logging.getLogger(__name__)
@@ -92,9 +94,15 @@ class Pipeline:
         self.clock: Clock = clock if clock is not None else WallClock()
         self.topic_root = topic_root.rstrip("/")
         self.catalog = Catalog(plant)
+        # --- edge agent batches (shopfloor.ingest.edge): exactly-once by sequence number ---
+        self.edge = EdgeIngest(self.topic_root)
+        # --- end edge ---
         self._max_bytes = self.settings.max_payload_bytes
         self._max_future_ns = int(self.settings.max_future_s * 1e9)
         self._routes: dict[str, tuple[Route, dict[str, TagRule]]] = {}
+        # -- sparkplug (issue 14): a hook taking the spBv1.0/ messages of a batch, returning the rest
+        self.sparkplug: Callable[[list[tuple[str, bytes]]], Awaitable[list[tuple[str, bytes]]]] | None = None
+        # -- end sparkplug
         self._stats: dict[str, Any] = {
             "messages": 0,
             "accepted": 0,
@@ -127,6 +135,8 @@ class Pipeline:
 
     async def handle_mqtt(self, topic: str, payload: bytes) -> IngestResult:
         """One MQTT message; publishes its samples and dead letters."""
+        if self.sparkplug is not None and not await self.sparkplug([(topic, payload)]):  # sparkplug
+            return IngestResult()
         call = _Call("mqtt")
         self._mqtt(call, topic, payload)
         await self._finish(call, 1)
@@ -134,6 +144,8 @@ class Pipeline:
 
     async def handle_mqtt_batch(self, messages: list[tuple[str, bytes]]) -> IngestResult:
         """Several MQTT messages at once: one bus batch for all their samples (faster)."""
+        if self.sparkplug is not None:  # sparkplug: spBv1.0/ messages go to the Sparkplug host
+            messages = await self.sparkplug(messages)
         call = _Call("mqtt")
         for topic, payload in messages:
             self._mqtt(call, topic, payload)
@@ -182,6 +194,11 @@ class Pipeline:
     # -- decoding -----------------------------------------------------------------------------
 
     def _mqtt(self, call: _Call, topic: str, payload: bytes) -> None:
+        # --- edge agent batches (shopfloor.ingest.edge) ---
+        if self.edge.handles(topic):
+            self.edge.handle(self, call, topic, payload)
+            return
+        # --- end edge ---
         try:
             route, tags = self._route(topic)
             if route.kind == "ignore":

@@ -113,6 +113,40 @@ MIGRATIONS: list[Migration] = [
         CREATE INDEX work_orders_asset ON work_orders(asset, state)
         """,
     ),
+    # --- commands (issue 7): setpoint commands and their audit trail (rules/commands/store.py) ---
+    Migration(
+        4,
+        "setpoint commands and their audit trail",
+        """
+        CREATE TABLE commands(
+            id TEXT PRIMARY KEY,
+            asset TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            value TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            critical INTEGER NOT NULL DEFAULT 0,
+            requested_by TEXT NOT NULL,
+            approved_by TEXT NOT NULL DEFAULT '',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            result TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX commands_created ON commands(created_at);
+        CREATE INDEX commands_asset ON commands(asset, created_at);
+        CREATE TABLE command_audit(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            command_id TEXT NOT NULL,
+            ts INTEGER NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            user_name TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX command_audit_cmd ON command_audit(command_id, id)
+        """,
+    ),
+    # --- end commands ---
 ]
 
 

@@ -1,13 +1,45 @@
 /* shopfloor dashboard: plant tree, machine page with live trends, dead letters. */
 "use strict";
 const $ = (s, el = document) => el.querySelector(s);
-const api = async (path) => { const r = await fetch(path); if (!r.ok) throw new Error(`${path}: ${r.status}`); return r.json(); };
+const api = async (path) => { const r = await fetch(path); if (r.status === 401) { showLogin(); throw new Error("not signed in"); } if (!r.ok) throw new Error(`${path}: ${r.status}`); return r.json(); };
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const state = { tree: null, latest: new Map(), selected: null, charts: new Map(), range: "15m", ws: null, open: new Set() };
 const RANGES = { "15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800 };
 const STALE_NS = 30e9;
 
+// --- security (issue 8): who am I, login form, CSRF header, buttons by permission ---
+const me = { authenticated: false, permissions: [], csrf: null, secured: true };
+const can = (perm) => me.permissions.includes(perm) || me.permissions.includes("admin");
+const post = (path, body) => fetch(path, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRF-Token": me.csrf || "" }, body: JSON.stringify(body) });
+function showLogin(message) {
+  if ($("#login-form")) return;
+  $("#tree").innerHTML = "";
+  $("#content").innerHTML = `<h1>Sign in</h1><form id="login-form" class="login" autocomplete="on">
+    <label>User <input id="login-user" name="username" autocomplete="username" required></label>
+    <label>Password <input id="login-pass" name="password" type="password" autocomplete="current-password" required></label>
+    <button type="submit">Sign in</button><p id="login-error" class="hint">${esc(message || "")}</p></form>`;
+  $("#login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const r = await fetch("/api/v1/auth/login", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("#login-user").value, password: $("#login-pass").value }) });
+    if (r.ok) { location.reload(); return; }
+    $("#login-error").textContent = (await r.json()).detail || `sign-in failed (${r.status})`;
+  });
+}
+async function whoAmI() {
+  Object.assign(me, await (await fetch("/api/v1/auth/me")).json());
+  $("#banner").hidden = me.secured !== false;
+  const u = $("#user");
+  if (me.authenticated && me.kind !== "anonymous") {
+    u.innerHTML = `${esc(me.name)} (${esc(me.role)}) <a href="#" id="logout">sign out</a>`;
+    $("#logout").addEventListener("click", async (e) => { e.preventDefault(); await post("/api/v1/auth/logout", {}); location.reload(); });
+  }
+  return me.authenticated;
+}
+// --- end security ---
+
 async function init() {
+  if (!(await whoAmI())) { showLogin(); return; }
   const plant = await api("/api/v1/assets");
   state.tree = plant;
   $("#plant-name").textContent = plant.name;
@@ -164,7 +196,7 @@ async function refreshStatus() {
     const rej = ing.rejected_total ?? ing.rejected ?? 0;
     $("#status").textContent = `${rate.toFixed(0)} samples/s · ${h.plant.assets} assets`;
     $("#dl-count").textContent = rej; $("#dl-count").classList.toggle("alert", rej > 0);
-    $("#banner").hidden = !!(h.mqtt && h.mqtt.secured);
+    $("#banner").hidden = h.security ? h.security.secured : me.secured !== false;
     renderTreeDots();
   } catch (e) { $("#status").textContent = "platform unreachable"; }
 }
@@ -199,9 +231,9 @@ async function renderAlarms() {
     <td><a data-go="${esc(a.asset)}" style="color:var(--accent);cursor:pointer">${esc(a.asset)}</a></td>
     <td>${esc(a.message || a.name || a.rule_id)}</td><td class="num">${a.value === null || a.value === undefined ? "" : esc(fmt(a.value))}</td>
     <td>${a.since ? new Date(a.since / 1e6).toLocaleTimeString() : ""}</td>
-    <td>${!a.acknowledged && a.state !== "normal" ? `<button class="act" data-act="ack">Ack</button>` : ""}
+    <td>${!can("alarms:ack") ? "" : `${!a.acknowledged && a.state !== "normal" ? `<button class="act" data-act="ack">Ack</button>` : ""}
       ${a.state === "shelved" ? `<button class="act" data-act="unshelve">Unshelve</button>` : a.state !== "normal" && a.state !== "out_of_service" ? `<button class="act" data-act="shelve">Shelve 1h</button>` : ""}
-      <button class="act" data-act="comment">Comment</button></td></tr>`).join("") || `<tr><td colspan="7" class="hint">No alarms.</td></tr>`;
+      <button class="act" data-act="comment">Comment</button>`}</td></tr>`).join("") || `<tr><td colspan="7" class="hint">No alarms.</td></tr>`;
   body.querySelectorAll("[data-go]").forEach((el) => el.addEventListener("click", () => { location.hash = `#/asset/${encodeURIComponent(el.dataset.go)}`; }));
   try {
     const m = await api("/api/v1/alarms/metrics");
@@ -214,10 +246,10 @@ async function renderAlarms() {
 async function onAlarmAction(e) {
   const b = e.target.closest("[data-act]"); if (!b) return;
   const id = b.closest("tr").dataset.id, act = b.dataset.act;
-  const body = { user: "operator", comment: "" };
+  const body = { user: me.kind === "anonymous" || !me.name ? "operator" : me.name, comment: "" };
   if (act === "comment") { const c = prompt("Comment"); if (!c) return; body.comment = c; }
   if (act === "shelve") body.duration = "1h";
-  const r = await fetch(`/api/v1/alarms/${encodeURIComponent(id)}/${act}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  const r = await post(`/api/v1/alarms/${encodeURIComponent(id)}/${act}`, body);
   if (!r.ok) alert(`${act}: ${(await r.json()).detail || r.status}`);
   await renderAlarms(); await refreshAlarmCount();
 }
