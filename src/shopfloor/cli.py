@@ -42,6 +42,7 @@ PLUGINS: tuple[str, ...] = (
     "shopfloor.edge.cli",
     "shopfloor.field.cli",
     "shopfloor.report.cli",
+    "shopfloor.broker.cli",
 )
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="TOML settings file.")]
