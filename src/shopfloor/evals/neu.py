@@ -21,6 +21,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,7 @@ def _timed_predict(clf, paths: list[Path], decode) -> tuple[list[str], list[floa
     """Classify one image at a time on one thread: decode + scale + infer, in milliseconds."""
     from threadpoolctl import threadpool_limits
 
-    torch = None
+    torch: Any = None
     if clf.backend in ("cnn", "ensemble"):
         import torch
     before = torch.get_num_threads() if torch else None

@@ -28,6 +28,7 @@ import pickle
 import time
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -121,8 +122,8 @@ class DefectClassifier:
         self.backend, self.size, self.epochs, self.width = backend, size, epochs, width
         self.C, self.seed, self.threads = C, seed, threads
         self.classes_: list[str] = []
-        self._cnn = None
-        self._svm = None
+        self._cnn: Any = None
+        self._svm: Any = None
         self.fit_seconds_ = 0.0
 
     @property
