@@ -114,3 +114,64 @@ async def test_live_value_changes_in_the_browser(tmp_path: Path) -> None:
         assert isinstance(p, Platform)
         journal = [j for j in await p.rules.journal() if j.get("user") == "operator"]
         assert journal, "the acknowledgement was not journalled"
+
+
+def _drive_health_and_maintenance(port: int) -> dict:  # type: ignore[no-untyped-def]
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = _browser()
+    try:
+        wait = WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,))
+        driver.get(f"http://127.0.0.1:{port}/#/health")
+        wait.until(lambda d: "v1" in d.find_element(By.ID, "health-rows").text)
+        health = driver.find_element(By.ID, "health-rows").text
+        driver.save_screenshot(str(ARTIFACTS / "health.png"))
+        driver.get(f"http://127.0.0.1:{port}/#/maintenance")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.gantt rect"))
+        bars = len(driver.find_elements(By.CSS_SELECTOR, "svg.gantt rect"))
+
+        def release(d):  # type: ignore[no-untyped-def]
+            d.find_element(By.CSS_SELECTOR, "#wo-rows [data-to='released']").click()
+            return True
+
+        wait.until(release)
+        wait.until(lambda d: "released" in d.find_element(By.ID, "wo-rows").text)
+        driver.save_screenshot(str(ARTIFACTS / "maintenance.png"))
+        return {"health": health, "bars": bars}
+    finally:
+        driver.quit()
+
+
+async def test_health_and_maintenance_pages(tmp_path: Path) -> None:
+    import random
+    import tomllib
+
+    async with running(tmp_path / "data") as p:
+        port = p.http_port
+        p.scorer.train_rows = 30
+        rng, now = random.Random(2), time.time()
+        body = [
+            {
+                "asset": "mill/converting/line1/cutter",
+                "ts": now - 60 + i,
+                "values": {"force": 800 + rng.gauss(0, 20), "temp": 40 + rng.gauss(0, 1), "cuts": i},
+            }
+            for i in range(50)
+        ]
+        async with httpx.AsyncClient() as c:
+            assert (
+                await c.post(f"http://127.0.0.1:{port}/api/v1/ingest", content=json.dumps(body))
+            ).status_code == 200
+            plan = tomllib.loads(
+                (Path(__file__).parents[2] / "examples" / "maintenance-plan.toml").read_text()
+            )
+            r = await c.post(f"http://127.0.0.1:{port}/api/v1/maintenance/plan?create_orders=true", json=plan)
+            assert r.status_code == 200, r.text
+        result = await asyncio.to_thread(_drive_health_and_maintenance, port)
+        assert "mill/converting/line1/cutter" in result["health"]
+        assert result["bars"] >= 2
+        from shopfloor.maintenance.workorders import WorkOrderBook
+
+        assert [o["state"] for o in await WorkOrderBook(p.state).list(states=["released"])]  # the click stuck

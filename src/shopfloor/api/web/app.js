@@ -56,6 +56,9 @@ function route() {
   document.querySelectorAll("nav a").forEach((a) => a.classList.remove("active"));
   if (h.startsWith("/deadletters")) { $("#nav-dl").classList.add("active"); return showDeadLetters(); }
   if (h.startsWith("/alarms")) { $("#nav-alarms").classList.add("active"); return showAlarms(); }
+  for (const [prefix, nav, show] of (typeof PAGES === "undefined" ? [] : PAGES)) {
+    if (h.startsWith(prefix)) { $(`#${nav}`).classList.add("active"); return show(); }
+  }
   $("#nav-plant").classList.add("active");
   if (h.startsWith("/asset/")) return showAsset(decodeURIComponent(h.slice(7)));
   showOverview();
