@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import uuid
@@ -109,49 +110,52 @@ async def test_commands_are_checked_written_and_read_back(
     assert platform.mqtt_port is not None
     console = Console(platform.mqtt_port)
     try:
-        await wait_for(lambda: agent.uplink.connected.is_set() and agent.latest(ASSET, "mode") == 0)
-        await wait_for(lambda: console.client.is_connected())
-        r = await console.result(console.send(12.0))
-        assert (r["status"], r["reason"]) == ("refused", "mode"), r
-        plc.regs[2][1] = 1
-        await wait_for(lambda: agent.latest(ASSET, "mode") == 1)
-
-        r = await console.result(console.send(12.0, writer="intruder"))
-        assert (r["status"], r["reason"]) == ("refused", "writer_not_allowed")
-        r = await console.result(console.send(150.0))
-        assert (r["status"], r["reason"]) == ("refused", "out_of_limits")
-        assert "above the high limit 100" in r["error"]
-        r = await console.result(console.send(45.0))
-        assert (r["status"], r["reason"]) == ("refused", "step_too_large")
-        r = await console.result(console.send("fast"))
-        assert (r["status"], r["reason"]) == ("refused", "bad_value")
-        assert plc.regs[2][0] == 100  # nothing refused reached the PLC
-
-        cid = console.send(12.5)
-        r = await console.result(cid)
-        assert (r["status"], r["ok"], r["readback"]) == ("done", True, 12.5), r
-        assert plc.regs[2][0] == 125
-        plc.regs[2][0] = 120  # the PLC moves on; a repeated id must not write again
-        console.results.pop(cid)
-        r = await console.result(console.send(12.5, cid=cid))
-        assert r["status"] == "done" and plc.regs[2][0] == 120
-
-        plc.mode[2] = "silent"
-        r = await console.result(console.send(13.0))
-        assert (r["status"], r["reason"]) == ("failed", "timeout"), r
-        assert agent.executor.counts["refused"] == 5 and agent.executor.counts["failed"] == 1
-
-        # health, upstream (retained status topic) and as Prometheus metrics
-        status = await wait_for(
-            lambda: console.status.get("commands", {}).get("failed") == 1 and console.status
-        )
-        assert status["agent"] == "gw-cmd" and status["connectors"]["uplink"]["state"] == "connected"
-        assert status["connectors"]["plc2"]["counters"]["polls"] > 0
-        async with httpx.AsyncClient() as http:
-            text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
-        assert 'shopfloor_edge_state{agent="gw-cmd",name="failed",section="commands"} 1.0' in text
-        assert 'shopfloor_edge_connector_up{agent="gw-cmd",connector="uplink",kind="mqtt"} 1.0' in text
+        async with asyncio.timeout(90):  # a hang fails here, with the awaiting line in the traceback
+            await _scenario(agent, console, plc, metrics_port)
     finally:
         plc.mode[2] = "ok"
         console.close()
         await agent.stop(drain_s=0)
+
+
+async def _scenario(agent: EdgeAgent, console: Console, plc: PlcServer, metrics_port: int) -> None:
+    await wait_for(lambda: agent.uplink.connected.is_set() and agent.latest(ASSET, "mode") == 0)
+    await wait_for(lambda: console.client.is_connected())
+    r = await console.result(console.send(12.0))
+    assert (r["status"], r["reason"]) == ("refused", "mode"), r
+    plc.regs[2][1] = 1
+    await wait_for(lambda: agent.latest(ASSET, "mode") == 1)
+
+    r = await console.result(console.send(12.0, writer="intruder"))
+    assert (r["status"], r["reason"]) == ("refused", "writer_not_allowed")
+    r = await console.result(console.send(150.0))
+    assert (r["status"], r["reason"]) == ("refused", "out_of_limits")
+    assert "above the high limit 100" in r["error"]
+    r = await console.result(console.send(45.0))
+    assert (r["status"], r["reason"]) == ("refused", "step_too_large")
+    r = await console.result(console.send("fast"))
+    assert (r["status"], r["reason"]) == ("refused", "bad_value")
+    assert plc.regs[2][0] == 100  # nothing refused reached the PLC
+
+    cid = console.send(12.5)
+    r = await console.result(cid)
+    assert (r["status"], r["ok"], r["readback"]) == ("done", True, 12.5), r
+    assert plc.regs[2][0] == 125
+    plc.regs[2][0] = 120  # the PLC moves on; a repeated id must not write again
+    console.results.pop(cid)
+    r = await console.result(console.send(12.5, cid=cid))
+    assert r["status"] == "done" and plc.regs[2][0] == 120
+
+    plc.mode[2] = "silent"
+    r = await console.result(console.send(13.0))
+    assert (r["status"], r["reason"]) == ("failed", "timeout"), r
+    assert agent.executor.counts["refused"] == 5 and agent.executor.counts["failed"] == 1
+
+    # health, upstream (retained status topic) and as Prometheus metrics
+    status = await wait_for(lambda: console.status.get("commands", {}).get("failed") == 1 and console.status)
+    assert status["agent"] == "gw-cmd" and status["connectors"]["uplink"]["state"] == "connected"
+    assert status["connectors"]["plc2"]["counters"]["polls"] > 0
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+    assert 'shopfloor_edge_state{agent="gw-cmd",name="failed",section="commands"} 1.0' in text
+    assert 'shopfloor_edge_connector_up{agent="gw-cmd",connector="uplink",kind="mqtt"} 1.0' in text

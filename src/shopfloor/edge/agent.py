@@ -162,15 +162,15 @@ class EdgeAgent:
     async def stop(self, drain_s: float = 2.0) -> None:
         """Stop the sources, keep what compressors hold back, try to drain, close the buffer."""
         if self.sensors is not None:
-            await self.sensors.stop()
+            await _bounded(self.sensors.stop(), "MQTT sensors")
         for p in self.pollers:
-            await p.stop()
+            await _bounded(p.stop(), f"Modbus poller {p.device.name}")
         for c in self.opcua:
-            await c.stop()
+            await _bounded(c.stop(), "OPC UA client")
         for task in self._tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, STOP_STEP_S)
         self._tasks = []
         for (asset, tag), comp in self._comps.items():
             for ts, v in comp.flush():
@@ -182,9 +182,9 @@ class EdgeAgent:
                 break
             await asyncio.sleep(0.05)
         if self.forwarder is not None:
-            await self.forwarder.stop()
+            await _bounded(self.forwarder.stop(), "forwarder")
         self.publish_health()  # the final counters, if the uplink is up
-        await self.uplink.stop()
+        await _bounded(self.uplink.stop(), "uplink")
         if self._metrics_server is not None:
             server = self._metrics_server[0] if isinstance(self._metrics_server, tuple) else None
             if server is not None:
@@ -335,3 +335,14 @@ class EdgeAgent:
             )
         except BrokerError as err:
             log.warning("command result for %s not published: %s", asset, err)
+
+
+STOP_STEP_S = 10.0
+
+
+async def _bounded(aw: Any, what: str) -> None:
+    """Await one stop step, but never for ever: a step that hangs is logged and left behind."""
+    try:
+        await asyncio.wait_for(aw, STOP_STEP_S)
+    except TimeoutError:
+        log.error("edge agent stop: %s did not stop within %.0f s; going on", what, STOP_STEP_S)
