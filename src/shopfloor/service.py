@@ -157,8 +157,17 @@ class Platform:
         self.models = ModelRegistry(self.data_dir / "models")
         self.scorer = StreamingScorer(self.plant, self.bus, self.models)
         # --- end streaming analytics ---
+        # --- system alarms (issues 8, 13): broker drops and security events as alarms ---
+        from .rules.system import SystemTags
+
+        self.system_tags = SystemTags(self.plant)
+        self.security.monitor.on_event.append(self.system_tags.note_security_event)
+        # --- end system alarms ---
         self.rules = RuleEngine(
-            self.plant, self.bus, self.state, load_rules(rules_file) if rules_file else []
+            self.plant,
+            self.bus,
+            self.state,
+            [*(load_rules(rules_file) if rules_file else []), *self.system_tags.rules()],
         )
         # --- notifications and commands (issue 7): docs/notifications.md, docs/commands.md ---
         from .rules.commands import CommandService
@@ -224,6 +233,7 @@ class Platform:
             await self.dead_letters.start()
             stack.push_async_callback(self.dead_letters.stop)
             self.spawn(self._retention_loop(), "retention")
+        self.spawn(self.system_tags.run(self.bus), "system-tags")  # system alarms (issues 8, 13)
         if "api" in self.roles:
             await self.live.start()
             stack.push_async_callback(self.live.stop)
@@ -437,6 +447,7 @@ class Platform:
     def _broker_dropped(self, new: int, total: int) -> None:
         """The external broker dropped messages ($SYS counter grew): count, flag, tell the bus."""
         self.broker_drops.inc(new)
+        self.system_tags.note_broker_drop(new)
         event = {
             "kind": "broker_drop",
             "ts": time.time_ns(),
