@@ -140,3 +140,26 @@ async def test_readers_are_not_blocked_by_an_open_write_transaction(state: State
     await writing
     assert other.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 2
     other.close()
+
+
+def test_two_processes_migrating_a_new_file_at_once(tmp_path: Path) -> None:
+    """A worker and a CLI command opening a new state file together: each step applied once."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "state.db"
+    code = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from shopfloor.store.state import StateStore\n"
+        "async def main():\n"
+        "    s = StateStore(Path(sys.argv[1]))\n"
+        "    await s.open()\n"
+        "    await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors

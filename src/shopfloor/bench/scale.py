@@ -292,12 +292,15 @@ def _worker(config: Path, client_id: str) -> subprocess.Popen[str]:
 def _wait_ready(proc: subprocess.Popen[str], timeout: float = 60) -> None:
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
+    seen: list[str] = []
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
+        if line.strip():
+            seen = [*seen[-5:], line.rstrip()]
         if "ingesting from MQTT broker" in line:
             return
         if not line and proc.poll() is not None:
-            raise RuntimeError(f"ingest worker exited with {proc.returncode}")
+            raise RuntimeError(f"ingest worker exited with {proc.returncode}: " + " | ".join(seen))
     raise RuntimeError("ingest worker did not connect to the broker within 60 s")
 
 

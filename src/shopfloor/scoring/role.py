@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..analytics.anomaly import MEWMA
+from ..analytics.maintenance.trend import DegradationTrend
 from ..bus.base import Bus, Subscription
 from ..core.assets import Plant, Tag
 from ..core.errors import BusError, ShopfloorError
@@ -46,7 +47,11 @@ DERIVED: dict[str, Tag] = {
         name="health", unit="%", low=0, high=100, description="Health index from the anomaly score"
     ),
     "anomaly_top": Tag(name="anomaly_top", type="str", description="Sensors furthest from normal"),
+    "rul_h": Tag(name="rul_h", unit="h", description="Remaining useful life from the score's trend"),
+    "rul_low_h": Tag(name="rul_low_h", unit="h", description="RUL, low end of the 90 % interval"),
+    "rul_high_h": Tag(name="rul_high_h", unit="h", description="RUL, high end of the 90 % interval"),
 }
+RUL_EVERY = 10  # rows between RUL estimates
 
 
 def health_of(score: float) -> float:
@@ -73,6 +78,8 @@ class _Asset:
     score: float | None = None
     scored: int = 0
     clip: dict[str, tuple[float, float]] = field(default_factory=dict)
+    trend: DegradationTrend | None = None
+    rul: tuple[float, float, float] | None = None
 
 
 def _clip_limits(
@@ -102,6 +109,7 @@ class StreamingScorer:
         min_features: int = 2,
         top: int = 3,
         clip_sigma: float = 8.0,
+        failure_score: float = 50.0,
         name: str = "analytics",
     ) -> None:
         if train_rows < 20:
@@ -112,6 +120,7 @@ class StreamingScorer:
         self.train_rows = train_rows
         self.top = top
         self.clip_sigma = clip_sigma
+        self.failure_score = failure_score
         self.name = name
         self.assets: dict[str, _Asset] = {}
         for asset in plant.assets():
@@ -216,6 +225,14 @@ class StreamingScorer:
         if score > 1.0:
             ranked = sorted(a.model.contributions().items(), key=lambda kv: -kv[1])[: self.top]
             out.append(Sample(a.path, "anomaly_top", ts, ", ".join(f"{k} {v:.1f}σ" for k, v in ranked)))
+        if a.trend is None:
+            a.trend = DegradationTrend(failure_level=self.failure_score)
+        a.trend.learn_one(ts / 1e9, score)
+        if a.scored % RUL_EVERY == 0:
+            a.rul = a.trend.predict_one()
+            if a.rul is not None:
+                for tag, seconds in zip(("rul_h", "rul_low_h", "rul_high_h"), a.rul, strict=True):
+                    out.append(Sample(a.path, tag, ts, round(seconds / 3600.0, 2)))
 
     def _fit(self, a: _Asset, ts: int) -> None:
         model = MEWMA().fit(a.training)
@@ -266,6 +283,7 @@ class StreamingScorer:
         if a is None:
             raise ShopfloorError(f"asset {asset!r} is not scored (it needs at least two numeric sensor tags)")
         a.model, a.card, a.training, a.score, a.clip = None, None, [], None, {}
+        a.trend, a.rul = None, None
         return self.status(asset)
 
     def status(self, asset: str) -> dict[str, Any]:
@@ -283,6 +301,7 @@ class StreamingScorer:
             "score": None if a.score is None else round(a.score, 4),
             "health": None if a.score is None else health_of(a.score),
             "scored_rows": a.scored,
+            "rul_h": None if a.rul is None else [round(x / 3600.0, 1) for x in a.rul],
         }
 
     def stats(self) -> dict[str, Any]:

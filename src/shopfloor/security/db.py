@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..core.errors import StoreError, StoreUnavailable
-from ..store.migrate import Migration, migrate
+from ..store.migrate import Migration, enable_wal, migrate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,7 +109,7 @@ class SecurityDB:
                 )
                 if new:
                     os.chmod(self.path, 0o600)
-                con.execute("PRAGMA journal_mode=WAL")
+                enable_wal(con, 5.0)
                 con.execute("PRAGMA synchronous=NORMAL")
                 applied = migrate(con, MIGRATIONS)
             except (OSError, sqlite3.Error, RuntimeError) as err:

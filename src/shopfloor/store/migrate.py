@@ -44,6 +44,9 @@ def current_version(con: sqlite3.Connection) -> int:
 def migrate(con: sqlite3.Connection, migrations: Sequence[Migration]) -> list[int]:
     """Apply the pending migrations; returns the versions applied.
 
+    Each step runs in its own write transaction and re-checks the version inside it, so two
+    processes opening a new file at once (a worker and an admin command) apply it once.
+
     ``con`` must be in autocommit mode (``isolation_level=None``); raises ValueError when the
     list is not strictly increasing, RuntimeError when the file is newer than the code.
     """
@@ -59,6 +62,9 @@ def migrate(con: sqlite3.Connection, migrations: Sequence[Migration]) -> list[in
             continue
         con.execute("BEGIN IMMEDIATE")
         try:
+            if current_version(con) >= m.version:  # another process applied it while we waited
+                con.execute("COMMIT")
+                continue
             for statement in _statements(m.sql):
                 con.execute(statement)
             con.execute(
@@ -75,3 +81,17 @@ def migrate(con: sqlite3.Connection, migrations: Sequence[Migration]) -> list[in
 
 def _statements(sql: str) -> list[str]:
     return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+def enable_wal(con: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch to WAL mode. The switch needs the file to itself and does not wait for the busy
+    timeout, so a process opening a new file while another one does retries for a while."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from ..core.errors import StoreError, StoreUnavailable
 from ..core.sample import DeadLetter
-from .migrate import Migration, migrate
+from .migrate import Migration, enable_wal, migrate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -191,7 +191,7 @@ class StateStore:
             except (OSError, sqlite3.Error) as err:
                 raise StoreUnavailable(f"cannot open state store {str(self.path)!r}: {err}") from err
             try:
-                con.execute("PRAGMA journal_mode=WAL")
+                enable_wal(con, self.busy_timeout_s)
                 con.execute("PRAGMA synchronous=NORMAL")
                 con.execute("PRAGMA foreign_keys=ON")
                 applied = migrate(con, MIGRATIONS)
