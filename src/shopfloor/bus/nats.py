@@ -376,28 +376,24 @@ class NatsSubscription(Subscription):
             self._wake.clear()
             await self._wake.wait()
             return
+        # Wait for the first message alone: a lingering fetch of N holds what arrived until N are
+        # there or the timeout ends (up to 1 s of latency at low rates). Then take what else is
+        # ready without waiting.
+        if await self._fetch(1, 1.0) and self.queue_size > 1:
+            await self._fetch(self.queue_size - 1, 0.01)
+
+    async def _fetch(self, n: int, timeout: float) -> bool:
+        """Fetch up to ``n`` messages into the buffer; False when none came (or closing)."""
+        assert self._psub is not None
         try:
-            # Wait for the first message alone: a lingering fetch of N holds what arrived until N
-            # are there or the timeout ends (up to 1 s of latency at low rates). Then take what
-            # else is ready without waiting.
-            self._buffer.extend(await self._psub.fetch(batch=1, timeout=1.0))
+            self._buffer.extend(await self._psub.fetch(batch=n, timeout=timeout))
+            return True
         except (TimeoutError, nats.errors.TimeoutError):
-            return
+            return False
         except nats.errors.Error as err:
             if self._closed or self.bus._closed:
                 self._closed = True
-                return
-            raise BusError(f"NATS at {self.bus.url}: fetch for {self.name} failed: {err}") from err
-        if self.queue_size <= 1:
-            return
-        try:
-            self._buffer.extend(await self._psub.fetch(batch=self.queue_size - 1, timeout=0.01))
-        except (TimeoutError, nats.errors.TimeoutError):
-            return
-        except nats.errors.Error as err:
-            if self._closed or self.bus._closed:
-                self._closed = True
-                return
+                return False
             raise BusError(f"NATS at {self.bus.url}: fetch for {self.name} failed: {err}") from err
 
     async def ack(self) -> None:
