@@ -151,3 +151,19 @@ async def test_role_publishes_derived_samples_on_the_bus(tmp_path: Path) -> None
 
 def test_health_index() -> None:
     assert health_of(0.0) == 100.0 and health_of(4.0) == 25.0 and health_of(float("nan")) == 0.0
+
+
+def test_rul_is_calibrated_by_completed_lives(tmp_path: Path) -> None:
+    scorer = StreamingScorer(plant(), MemoryBus(), ModelRegistry(tmp_path), train_rows=50)
+    a = scorer.assets[PUMP]
+    # a life in which every estimate said half the time that was really left
+    end = T0 + 100 * 3600 * S
+    a.row_ts = end
+    a.rul_log = [(end - h * 3600 * S, h * 3600 / 2) for h in range(1, 80)]
+    scorer.retrain(PUMP, renewed=True)
+    errors = scorer.rul_errors[a.kind]
+    assert len(errors) == 79 and np.allclose(errors, np.log(2.0))
+    est = scorer._calibrated(a, T0, (3600.0, 1800.0, 7200.0))
+    assert est is not None and est[0] == pytest.approx(7200.0) and est[1] <= est[0] <= est[2]
+    scorer.retrain(PUMP)  # a retrain that is not a renewal teaches nothing
+    assert len(scorer.rul_errors[a.kind]) == 79

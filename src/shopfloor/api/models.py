@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from ..core.errors import ShopfloorError
 from ..scoring.registry import ModelNotFound
@@ -70,10 +70,14 @@ async def asset_models(request: Request, asset: str) -> dict[str, Any]:
     tags=["models"],
     summary="Learn the asset's normal operation again from its next rows",
 )
-async def retrain(request: Request, asset: str) -> dict[str, Any]:
+async def retrain(
+    request: Request,
+    asset: str,
+    renewed: bool = Query(False, description="The worn part was just replaced: calibrate RUL with this life"),
+) -> dict[str, Any]:
     p = _platform(request)
     try:
-        status = p.scorer.retrain(asset)
+        status = p.scorer.retrain(asset, renewed=renewed)
     except ShopfloorError as err:
         raise HTTPException(404, str(err)) from None
     await audit.record(acting_user(request, "anonymous"), "model.retrain", asset)

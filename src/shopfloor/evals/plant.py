@@ -114,7 +114,7 @@ def evaluate(
             records = list(sim.ground_truth)
             for rec in records[seen_truth:]:
                 if rec.kind in RENEWALS and rec.asset in scorer.assets:
-                    scorer.retrain(rec.asset)
+                    scorer.retrain(rec.asset, renewed=True)
             seen_truth = len(records)
             if progress is not None and i % 500 == 0:
                 progress("simulating", i / n_ticks)

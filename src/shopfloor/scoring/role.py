@@ -25,8 +25,11 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ..analytics.anomaly import MEWMA
 from ..analytics.maintenance.trend import DegradationTrend
@@ -52,6 +55,7 @@ DERIVED: dict[str, Tag] = {
     "rul_high_h": Tag(name="rul_high_h", unit="h", description="RUL, high end of the 90 % interval"),
 }
 RUL_EVERY = 10  # rows between RUL estimates
+RUL_MIN_ERRORS = 50  # compared estimates of completed lives before calibration applies
 
 
 def health_of(score: float) -> float:
@@ -80,6 +84,8 @@ class _Asset:
     clip: dict[str, tuple[float, float]] = field(default_factory=dict)
     trend: DegradationTrend | None = None
     rul: tuple[float, float, float] | None = None
+    kind: str = ""
+    rul_log: list[tuple[int, float]] = field(default_factory=list)  # (ts, raw estimate s) this life
 
 
 def _clip_limits(
@@ -123,6 +129,7 @@ class StreamingScorer:
         self.failure_score = failure_score
         self.name = name
         self.assets: dict[str, _Asset] = {}
+        self.rul_errors: dict[str, deque[float]] = {}  # asset kind -> log(true RUL / estimate)
         for asset in plant.assets():
             feats = [
                 t.name
@@ -130,7 +137,7 @@ class StreamingScorer:
                 if t.type in ("float", "int") and not t.writable and t.name not in DERIVED
             ]
             if len(feats) >= min_features:
-                self.assets[asset.path] = _Asset(asset.path, feats)
+                self.assets[asset.path] = _Asset(asset.path, feats, kind=asset.kind)
                 for tag in DERIVED.values():
                     plant.add_derived_tag(asset.path, tag)
         self._sub: Subscription | None = None
@@ -229,7 +236,7 @@ class StreamingScorer:
             a.trend = DegradationTrend(failure_level=self.failure_score)
         a.trend.learn_one(ts / 1e9, score)
         if a.scored % RUL_EVERY == 0:
-            a.rul = a.trend.predict_one()
+            a.rul = self._calibrated(a, ts, a.trend.predict_one())
             if a.rul is not None:
                 for tag, seconds in zip(("rul_h", "rul_low_h", "rul_high_h"), a.rul, strict=True):
                     out.append(Sample(a.path, tag, ts, round(seconds / 3600.0, 2)))
@@ -277,13 +284,40 @@ class StreamingScorer:
                 self.last_error = f"saving the model of {a.path}: {err}"
                 log.error("analytics: %s", self.last_error)
 
-    def retrain(self, asset: str) -> dict[str, Any]:
-        """Learn ``asset`` again from its next ``train_rows`` rows."""
+    def _calibrated(
+        self, a: _Asset, ts: int, raw: tuple[float, float, float] | None
+    ) -> tuple[float, float, float] | None:
+        """The trend's estimate, corrected by how earlier estimates for this kind of asset
+        compared with the time that was really left (once ``RUL_MIN_ERRORS`` are known)."""
+        if raw is None:
+            return None
+        if len(a.rul_log) < 5000:
+            a.rul_log.append((ts, raw[0]))
+        errors = self.rul_errors.get(a.kind)
+        if not errors or len(errors) < RUL_MIN_ERRORS or raw[0] <= 0:
+            return raw
+        q05, q50, q95 = np.quantile(np.asarray(errors), [0.05, 0.5, 0.95])
+        cap = 60 * 86_400.0
+        return tuple(min(cap, raw[0] * math.exp(q)) for q in (q50, q05, q95))  # type: ignore[return-value]
+
+    def retrain(self, asset: str, renewed: bool = False) -> dict[str, Any]:
+        """Learn ``asset`` again from its next ``train_rows`` rows.
+
+        ``renewed``: the worn part was just replaced (its life ended now), so every RUL estimate
+        made during that life is compared with the time that was really left; the log-ratios
+        calibrate later estimates for assets of the same kind.
+        """
         a = self.assets.get(asset)
         if a is None:
             raise ShopfloorError(f"asset {asset!r} is not scored (it needs at least two numeric sensor tags)")
+        if renewed and a.rul_log and a.row_ts is not None:
+            errors = self.rul_errors.setdefault(a.kind, deque(maxlen=5000))
+            for ts, est in a.rul_log:
+                left = (a.row_ts - ts) / 1e9
+                if left > 0 and est > 0:
+                    errors.append(math.log(left / est))
         a.model, a.card, a.training, a.score, a.clip = None, None, [], None, {}
-        a.trend, a.rul = None, None
+        a.trend, a.rul, a.rul_log = None, None, []
         return self.status(asset)
 
     def status(self, asset: str) -> dict[str, Any]:

@@ -78,6 +78,10 @@ class DegradationTrend:
         now = ym - slope * tm  # fitted log score at the last point (t = 0)
         resid = y - (now + slope * t)
         s2 = float((resid**2).sum()) / max(1, n - 2)
+        # smoothed scores are autocorrelated: fewer independent points than n (AR(1) inflation)
+        rho = float((resid[1:] * resid[:-1]).sum() / max(float((resid**2).sum()), 1e-300))
+        if 0 < rho < 0.99:
+            s2 *= (1 + rho) / (1 - rho)
         var_b = s2 / sxx
         var_a = s2 * (1.0 / n + tm * tm / sxx)  # the fitted value at t = 0, the edge of the data
         cov_ab = -s2 * tm / sxx
