@@ -156,6 +156,9 @@ class Platform:
 
         self.models = ModelRegistry(self.data_dir / "models")
         self.scorer = StreamingScorer(self.plant, self.bus, self.models)
+        from .scoring.kpi import LiveKpi
+
+        self.live_kpi = LiveKpi(self.plant, self.bus)  # live OEE (issue 11)
         # --- end streaming analytics ---
         # --- system alarms (issues 8, 13): broker drops and security events as alarms ---
         from .rules.system import SystemTags
@@ -227,6 +230,8 @@ class Platform:
         if "analytics" in self.roles:  # streaming analytics (issues 4, 5)
             await self.scorer.start()
             stack.push_async_callback(self.scorer.stop)
+            await self.live_kpi.start()
+            stack.push_async_callback(self.live_kpi.stop)
         if "writer" in self.roles:
             await self.writer.start()
             stack.push_async_callback(self.writer.stop)

@@ -68,6 +68,32 @@ async def oee(
 
 
 @router.get(
+    "/kpi/oee/live",
+    dependencies=[requires("kpi:read")],
+    tags=["kpi"],
+    summary="OEE of every machine over the last minutes, from the live stream",
+)
+async def oee_live(
+    request: Request,
+    minutes: float = Query(60.0, gt=0, le=24 * 60, description="Window ending now, in minutes"),
+) -> dict[str, Any]:
+    import time
+
+    live = getattr(platform_of(request), "live_kpi", None)
+    if live is None or live._task is None:
+        raise HTTPException(503, "live OEE runs in the analytics role, which this process does not run")
+    end = time.time_ns()
+    start = end - int(minutes * 60e9)
+    machines = {}
+    for asset in live.machines():
+        try:
+            machines[asset] = live.result(asset, start, end)
+        except (KeyError, ValueError) as err:
+            machines[asset] = {"error": str(err)}
+    return {"start": start, "end": end, "machines": machines}
+
+
+@router.get(
     "/kpi/shifts",
     dependencies=[requires("kpi:read")],
     tags=["kpi"],
