@@ -80,7 +80,7 @@ async def oee_live(
     import time
 
     live = getattr(platform_of(request), "live_kpi", None)
-    if live is None or live._task is None:
+    if live is None or not live.running:
         raise HTTPException(503, "live OEE runs in the analytics role, which this process does not run")
     end = time.time_ns()
     start = end - int(minutes * 60e9)

@@ -131,8 +131,8 @@ def _device(
     client.disconnect()
 
 
-def _bare(port: int, ready: Any, stop: Any, count: Any) -> None:
-    """The bare subscriber: counts messages, nothing else."""
+def _bare(port: int, ready: Any, stop: Any, count: Any, topic: str = "shopfloor/v1/#") -> None:
+    """The bare subscriber: counts messages on ``topic``, nothing else."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -144,7 +144,7 @@ def _bare(port: int, ready: Any, stop: Any, count: Any) -> None:
     subscribed: list[bool] = []
 
     def on_connect(client: Any, *args: Any) -> None:
-        client.subscribe("shopfloor/v1/#", qos=0)
+        client.subscribe(topic, qos=0)
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-bare-{os.getpid()}")
     client.on_message = on_message

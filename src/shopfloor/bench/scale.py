@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import psutil
 
+from .ingest import _bare
+
 TARGETS = {"msgs_per_s": 45_000, "points_per_s": 135_000, "p99_ms_at_20k": 100.0}
 VALUES = ("temperature", "humidity", "pressure")
 DRAIN_S = 60.0  # after the publishers stop, wait this long for the backlog to be stored
@@ -103,32 +105,6 @@ def _publisher(
         sent.value = n
         client.loop_read()
         client.loop_misc()
-    client.disconnect()
-
-
-def _bare(root: str, ready: Any, stop: Any, count: Any) -> None:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    box = [0]
-    subscribed: list[bool] = []
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"scale-bare-{os.getpid()}")
-    client.on_message = lambda *a: box.__setitem__(0, box[0] + 1)
-    client.on_connect = lambda c, *a: c.subscribe(f"{root}/#", qos=0)
-    client.on_subscribe = lambda *a: subscribed.append(True)
-    client.connect(*BROKER, keepalive=120)
-    deadline = time.monotonic() + 30
-    while not subscribed and time.monotonic() < deadline:
-        client.loop(0.05)
-    ready.set()
-    sock = client.socket()
-    assert sock is not None
-    while not stop.is_set():
-        if select.select([sock], [], [], 0.05)[0]:
-            client.loop_read(max_packets=10_000)
-        client.loop_misc()
-        count.value = box[0]
-    count.value = box[0]
     client.disconnect()
 
 
@@ -397,7 +373,7 @@ async def _bare_phase(tmp: Path, publishers: int, assets: int, duration_s: float
     ctx = mp.get_context("spawn")
     ready, stop, count = ctx.Event(), ctx.Event(), ctx.Value("q", 0, lock=False)
     root = f"sfscale-bare-{uuid.uuid4().hex[:8]}/v1"
-    sub = ctx.Process(target=_bare, args=(root, ready, stop, count), daemon=True)
+    sub = ctx.Process(target=_bare, args=(BROKER[1], ready, stop, count, f"{root}/#"), daemon=True)
     sub.start()
     await asyncio.to_thread(ready.wait, 60)
     pubs = _Publishers(root, publishers, assets, seen=count)

@@ -22,7 +22,6 @@ that process; partitioning assets over several workers is not built yet).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections import deque
@@ -33,10 +32,11 @@ import numpy as np
 
 from ..analytics.anomaly import MEWMA
 from ..analytics.maintenance.trend import DegradationTrend
-from ..bus.base import Bus, Subscription
+from ..bus.base import Bus
 from ..core.assets import Plant, Tag
 from ..core.errors import BusError, ShopfloorError
 from ..core.sample import Quality, Sample
+from .consumer import BusFollower
 from .registry import ModelNotFound, ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def _clip_limits(
     return out
 
 
-class StreamingScorer:
+class StreamingScorer(BusFollower):
     """Subscribe to ``samples``, publish derived samples; see the module docstring."""
 
     def __init__(
@@ -120,14 +120,13 @@ class StreamingScorer:
     ) -> None:
         if train_rows < 20:
             raise ShopfloorError(f"train_rows must be at least 20, got {train_rows}")
+        super().__init__(bus, name)
         self.plant = plant
-        self.bus = bus
         self.registry = registry
         self.train_rows = train_rows
         self.top = top
         self.clip_sigma = clip_sigma
         self.failure_score = failure_score
-        self.name = name
         self.assets: dict[str, _Asset] = {}
         self.rul_errors: dict[str, deque[float]] = {}  # asset kind -> log(true RUL / estimate)
         for asset in plant.assets():
@@ -140,8 +139,6 @@ class StreamingScorer:
                 self.assets[asset.path] = _Asset(asset.path, feats, kind=asset.kind)
                 for tag in DERIVED.values():
                     plant.add_derived_tag(asset.path, tag)
-        self._sub: Subscription | None = None
-        self._task: asyncio.Task[None] | None = None
         self.rows = self.published = self.trained = 0
         self.last_error = ""
 
@@ -160,34 +157,22 @@ class StreamingScorer:
                     f: (float(lo), float(hi))
                     for f, (lo, hi) in card.get("params", {}).get("clip", {}).items()
                 }
-        self._sub = self.bus.subscribe("samples", self.name)
-        self._task = asyncio.create_task(self._consume(), name="analytics")
+        await super().start()
         loaded = sum(a.model is not None for a in self.assets.values())
         log.info(
             "analytics: scoring %d assets (%d models loaded from the registry)", len(self.assets), loaded
         )
 
-    async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._sub = self._task = None
-
-    async def _consume(self) -> None:
-        assert self._sub is not None
-        async for batch in self._sub:
-            derived = self.process(batch)
-            if derived:
-                try:
-                    await self.bus.publish("samples", derived)
-                    self.published += len(derived)
-                except BusError as err:
-                    self.last_error = str(err)
-                    log.warning("analytics: publishing %d derived samples failed: %s", len(derived), err)
-            await self._save_new_models()
+    async def handle(self, batch: list[Sample]) -> None:
+        derived = self.process(batch)
+        if derived:
+            try:
+                await self.bus.publish("samples", derived)
+                self.published += len(derived)
+            except BusError as err:
+                self.last_error = str(err)
+                log.warning("analytics: publishing %d derived samples failed: %s", len(derived), err)
+        await self._save_new_models()
 
     # -- compute ------------------------------------------------------------------------------
 

@@ -1,0 +1,47 @@
+"""A task that follows one bus subject: subscribe, hand each batch to ``handle``, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from ..bus.base import Bus, SlowPolicy, Subscription
+
+
+class BusFollower:
+    """Subclasses implement :meth:`handle`; ``start()`` / ``stop()`` manage the subscription."""
+
+    subject = "samples"
+    policy: SlowPolicy | None = None
+
+    def __init__(self, bus: Bus, name: str) -> None:
+        self.bus = bus
+        self.name = name
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    async def start(self) -> None:
+        self._sub = self.bus.subscribe(self.subject, self.name, policy=self.policy)
+        self._task = asyncio.create_task(self._follow(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._sub = self._task = None
+
+    async def _follow(self) -> None:
+        assert self._sub is not None
+        async for batch in self._sub:
+            await self.handle(batch)
+
+    async def handle(self, batch: list[Any]) -> None:
+        raise NotImplementedError
