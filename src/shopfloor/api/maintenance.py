@@ -3,7 +3,8 @@
 ``POST /maintenance/plan`` takes the plan file's content as JSON (tasks, calendar, risk limit;
 see :mod:`shopfloor.maintenance.planfile`) and returns the schedule with its expected cost next
 to run-to-failure and fixed-interval; ``?create_orders=true`` also stores the scheduled work as
-work orders, counted from the next full hour. Work orders: list, one, and state changes.
+work orders, counted from the next full hour. Work orders: list, one, and state changes; a work
+order that is done tells the analytics role that the asset's part was renewed (it relearns).
 """
 
 from __future__ import annotations
@@ -106,4 +107,10 @@ async def advance(request: Request, order_id: int, body: Transition) -> dict[str
     except ConfigError as err:
         raise HTTPException(409, str(err)) from None
     await audit.record(user, "workorder.state", str(order_id), detail={"state": body.state})
+    scorer = getattr(request.app.state.platform, "scorer", None)
+    if body.state == "done" and scorer is not None and row["asset"] in scorer.assets:
+        # the part was renewed: the asset's model learns its new normal, and the RUL estimates of
+        # the life that just ended calibrate later ones
+        scorer.retrain(row["asset"], renewed=True)
+        row["analytics"] = "relearning"
     return row
