@@ -87,7 +87,10 @@ class OpcUaClient:
             except _ERRORS as err:
                 self.failures += 1
                 self.last_error = f"{cfg.url}: {err!r}"
-                if not logged:
+                if not logged and self.connects == 0 and self.failures == 1:
+                    # the first try at start-up: the server may simply start after us
+                    log.info("OPC UA %s not reachable yet: %s (retrying)", cfg.name, self.last_error)
+                elif not logged:
                     log.warning("OPC UA %s unavailable: %s (retrying)", cfg.name, self.last_error)
                     logged = True
                 if self.connected.is_set():
