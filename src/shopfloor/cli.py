@@ -443,7 +443,7 @@ def export(
     The embedded store's file is locked by a running platform: pass --url to export through it.
     Example: shopfloor export week.parquet --start -7d --asset riverside/converting
     """
-    from .core.clock import now_ns, parse_duration, parse_ts
+    from .core.clock import parse_when
 
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("csv", "parquet"):
@@ -451,14 +451,7 @@ def export(
 
     def when(text: str) -> int:
         try:
-            if text == "now":
-                return now_ns()
-            if text.startswith("-"):
-                return now_ns() - parse_duration(text[1:])
-            try:
-                return parse_ts(float(text))
-            except ValueError:
-                return parse_ts(text)
+            return parse_when(text)
         except ValueError as err:
             raise ShopfloorError(f"--start/--end: {err}") from None
 

@@ -77,6 +77,22 @@ async def submit(
         raise HTTPException(422, str(err)) from None
 
 
+async def _decide(
+    request: Request, action: str, command_id: str, body: Decision | None, who: Principal
+) -> dict[str, Any]:
+    """Approve or reject: 404 for an unknown command, 409 when its state does not allow it."""
+    decide = getattr(service_of(request), action)
+    try:
+        result: dict[str, Any] = await decide(
+            command_id, await _user(request, who), body.comment if body else ""
+        )
+        return result
+    except UnknownCommand as err:
+        raise HTTPException(404, err.args[0]) from None
+    except CommandRefused as err:
+        raise HTTPException(409, str(err)) from None
+
+
 @router.post("/commands/{command_id}/approve", tags=["commands"], summary="Approve a critical command")
 async def approve(
     command_id: str,
@@ -84,14 +100,7 @@ async def approve(
     body: Decision | None = None,
     who: Principal = requires("commands:approve"),
 ) -> dict[str, Any]:
-    try:
-        return await service_of(request).approve(
-            command_id, await _user(request, who), body.comment if body else ""
-        )
-    except UnknownCommand as err:
-        raise HTTPException(404, err.args[0]) from None
-    except CommandRefused as err:
-        raise HTTPException(409, str(err)) from None
+    return await _decide(request, "approve", command_id, body, who)
 
 
 @router.post("/commands/{command_id}/reject", tags=["commands"], summary="Reject a critical command")
@@ -101,14 +110,7 @@ async def reject(
     body: Decision | None = None,
     who: Principal = requires("commands:approve"),
 ) -> dict[str, Any]:
-    try:
-        return await service_of(request).reject(
-            command_id, await _user(request, who), body.comment if body else ""
-        )
-    except UnknownCommand as err:
-        raise HTTPException(404, err.args[0]) from None
-    except CommandRefused as err:
-        raise HTTPException(409, str(err)) from None
+    return await _decide(request, "reject", command_id, body, who)
 
 
 @router.get(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSock
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from ..core.clock import NS, now_ns, parse_duration, parse_ts
+from ..core.clock import NS, now_ns, parse_duration, parse_when
 from ..core.errors import QueryError
 from ..core.sample import Sample
 from .auth import requires, visible
@@ -34,16 +34,8 @@ def _time(raw: str | None, default: int, name: str) -> int:
     """Absolute (ISO, epoch) or relative to now ('-6h')."""
     if raw is None or raw == "":
         return default
-    text = raw.strip()
     try:
-        if text.startswith("-"):
-            return now_ns() - parse_duration(text[1:])
-        if text == "now":
-            return now_ns()
-        try:
-            return parse_ts(float(text))
-        except ValueError:
-            return parse_ts(text)
+        return parse_when(raw)
     except ValueError as err:
         raise HTTPException(400, f"parameter {name}: {err}") from None
 

@@ -117,6 +117,26 @@ def iso(ns: int) -> str:
     return text
 
 
+def parse_when(text: str) -> int:
+    """A point in time as people type it: ``now``, relative to now (``-6h``, ``-30m``), epoch
+    seconds/ms/ns or ISO 8601; ValueError naming what is wrong.
+
+    >>> parse_when("1700000000") == 1_700_000_000 * 10**9
+    True
+    >>> now_ns() - parse_when("-1h") - 3600 * 10**9 < 10**9
+    True
+    """
+    text = text.strip()
+    if text == "now":
+        return now_ns()
+    if text.startswith("-"):
+        return now_ns() - parse_duration(text[1:])
+    try:
+        return parse_ts(float(text))
+    except ValueError:
+        return parse_ts(text)
+
+
 def parse_duration(raw: str | int | float) -> int:
     """Parse '30s', '5m', '6h', '30d', '2w', '500ms' (or seconds as a number) into ns.
 

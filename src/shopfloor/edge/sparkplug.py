@@ -28,6 +28,7 @@ from typing import Any
 from ..connectors.sparkplug.codec import DataType
 from ..connectors.sparkplug.node import EdgeNode
 from ..core.errors import BrokerError, ConfigError, ConnectorError, IngestError, StoreError
+from ..core.tasks import cancel_and_wait
 from .buffer import Buffer, Record
 from .uplink import Acker, Uplink
 
@@ -119,11 +120,8 @@ class SparkplugLink:
         self._task = asyncio.create_task(self._run(), name="edge-sparkplug")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.acker.wait()
         with contextlib.suppress(BrokerError, ConnectorError):
             if self.node.born:

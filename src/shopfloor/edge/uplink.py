@@ -22,6 +22,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..core.errors import BrokerError, StoreError
+from ..core.tasks import cancel_and_wait
 from ..ingest.edge import batch_topic, encode_batch
 from .buffer import Buffer
 from .config import UplinkSettings
@@ -66,11 +67,8 @@ class Uplink:
         self._task = asyncio.create_task(self._supervise(), name="edge-uplink")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._drop()
 
     def _new_client(self) -> paho.Client:
@@ -248,11 +246,8 @@ class Forwarder:
         self._task = asyncio.create_task(self._run(), name="edge-forwarder")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.acker.wait()
 
     async def _run(self) -> None:

@@ -34,17 +34,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _when(text: str) -> int:
-    from ..core.clock import now_ns, parse_duration, parse_ts
+    from ..core.clock import parse_when
 
     try:
-        if text == "now":
-            return now_ns()
-        if text.startswith("-"):
-            return now_ns() - parse_duration(text[1:])
-        try:
-            return parse_ts(float(text))
-        except ValueError:
-            return parse_ts(text)
+        return parse_when(text)
     except ValueError as err:
         raise ShopfloorError(f"time {text!r}: {err}") from None
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 from ..bus.base import Bus, SlowPolicy, Subscription
+from ..core.tasks import cancel_and_wait
 
 
 class BusFollower:
@@ -32,10 +32,7 @@ class BusFollower:
     async def stop(self) -> None:
         if self._sub is not None:
             await self._sub.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         self._sub = self._task = None
 
     async def _follow(self) -> None:
